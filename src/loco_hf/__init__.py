@@ -1,0 +1,30 @@
+"""loco-hf: LoCo for dense audio-visual event localization, as a Hugging Face model package.
+
+Importing the package registers LoCo with the transformers Auto classes, and marks the classes for
+`register_for_auto_class` so that a saved checkpoint carries its code and loads with `trust_remote_code=True`.
+"""
+
+from transformers import AutoConfig, AutoModel
+
+from .configuration_loco import PRESETS, UNAV100_CLASS_NAMES, LocoConfig
+from .modeling_loco import (
+    LocoEventLocalizationOutput,
+    LocoForEventLocalization,
+    LocoModel,
+    LocoPreTrainedModel,
+)
+
+AutoConfig.register(LocoConfig.model_type, LocoConfig, exist_ok=True)
+AutoModel.register(LocoConfig, LocoForEventLocalization, exist_ok=True)
+LocoConfig.register_for_auto_class()
+LocoForEventLocalization.register_for_auto_class("AutoModel")
+
+__all__ = [
+    "PRESETS",
+    "UNAV100_CLASS_NAMES",
+    "LocoConfig",
+    "LocoEventLocalizationOutput",
+    "LocoForEventLocalization",
+    "LocoModel",
+    "LocoPreTrainedModel",
+]

@@ -1,0 +1,1019 @@
+# Copyright 2026 The loco-hf authors. Licensed under the MIT licence.
+"""PyTorch LoCo: Locality-aware Cross-modal Correspondence learning for dense audio-visual event localization.
+
+Paper: Xing, Qu, Yan, Shu, Tang, "Locality-aware Cross-modal Correspondence Learning for Dense Audio-Visual Events
+Localization", arXiv 2409.07967. The network extends the UnAV baseline (Geng et al., CVPR 2023), itself built on
+ActionFormer, with two modules:
+
+* LCF (Local Correspondence Feature modulation), inside the unimodal encoders: each step of one stream receives its
+  locally aligned counterpart from the other stream in proportion to how coherent the two streams are there, and a
+  label-free local contrastive loss pulls the encoders towards modality-shared semantics;
+* LAC (Local Adaptive Cross-modal interaction), in the cross-modal pyramid: cross-modal attention with a Gaussian
+  window whose width and shift each query predicts.
+
+Data flow (one row per stage)::
+
+    visual (B, T, Dv)                          audio (B, T, Da)
+    embedding + position table                 embedding + position table
+    unimodal blocks (+ LCF after each)  <-->   unimodal blocks (+ LCF after each)
+    cross-modal pyramid: level 0 at stride 1, then 2, 4, ... (LAC inside every cross-modal attention)
+    fusion: concat per level -> (B, T_l, 2d); optional dependency block
+    shared heads -> class logits (B, P, C) and class-aware offsets (B, P, C, 2) over all P points of all levels
+
+Shape letters: B batch, T steps, d hidden size, C classes, H heads, L levels, P points (all levels), K events,
+W local window (2r + 1), D' LCF projection size.
+Departures from the UnAV code are commented where they happen and listed in docs/architecture.md.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput, logging
+
+from .configuration_loco import LocoConfig
+
+logger = logging.get_logger(__name__)
+
+
+@dataclass
+class LocoModelOutput(ModelOutput):
+    """
+    Output of [`LocoModel`]: the fused feature pyramid, flattened over levels.
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_points, 2 * hidden_size)`):
+            Fused audio-visual feature of every point of every level, level 0 first.
+        point_positions (`torch.FloatTensor` of shape `(num_points,)`): position of each point, in steps.
+        point_strides (`torch.FloatTensor` of shape `(num_points,)`): stride of each point's level, in steps.
+        point_mask (`torch.BoolTensor` of shape `(batch_size, num_points)`): valid points.
+        lcf_visual_projections, lcf_audio_projections (`torch.FloatTensor` of shape
+            `(num_unimodal_layers, batch_size, seq_len, lcf_projection_dim)`): L2-normalised LCF projections of
+            each unimodal layer (only with `use_lcf`), the inputs of the LCF contrastive loss.
+        lcf_coherence (`torch.FloatTensor` of shape `(num_unimodal_layers, 2, batch_size, seq_len)`): local
+            coherence c(t) of the audio (index 0) and visual (index 1) stream at each layer (only with `use_lcf`).
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    point_positions: torch.FloatTensor | None = None
+    point_strides: torch.FloatTensor | None = None
+    point_mask: torch.BoolTensor | None = None
+    lcf_visual_projections: torch.FloatTensor | None = None
+    lcf_audio_projections: torch.FloatTensor | None = None
+    lcf_coherence: torch.FloatTensor | None = None
+
+
+@dataclass
+class LocoEventLocalizationOutput(ModelOutput):
+    """
+    Output of [`LocoForEventLocalization`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, returned when `labels` is given): total loss,
+            classification + regression_loss_weight * regression + lcf_loss_weight * LCF.
+        classification_loss, regression_loss, lcf_loss (`torch.FloatTensor` of shape `()`): its components,
+            detached (the LCF term is 0 without `use_lcf`).
+        logits (`torch.FloatTensor` of shape `(batch_size, num_points, num_labels)`): class logits of every point.
+        segment_offsets (`torch.FloatTensor` of shape `(batch_size, num_points, num_labels, 2)`): class-aware
+            (left, right) distances from the point to the event boundaries, >= 0, in units of the point's stride.
+        point_positions (`torch.FloatTensor` of shape `(num_points,)`): position of each point, in steps.
+        point_strides (`torch.FloatTensor` of shape `(num_points,)`): stride of each point's level, in steps.
+        point_mask (`torch.BoolTensor` of shape `(batch_size, num_points)`): valid points.
+        lcf_coherence (`torch.FloatTensor` of shape `(num_unimodal_layers, 2, batch_size, seq_len)`): see
+            [`LocoModelOutput`].
+    """
+
+    loss: torch.FloatTensor | None = None
+    classification_loss: torch.FloatTensor | None = None
+    regression_loss: torch.FloatTensor | None = None
+    lcf_loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    segment_offsets: torch.FloatTensor | None = None
+    point_positions: torch.FloatTensor | None = None
+    point_strides: torch.FloatTensor | None = None
+    point_mask: torch.BoolTensor | None = None
+    lcf_coherence: torch.FloatTensor | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Primitives
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def drop_path(hidden_states: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: drops the whole residual branch per sample, rescaling the survivors by 1 / (1 - p)."""
+    if drop_prob == 0.0 or not training:
+        return hidden_states
+    keep_prob = 1.0 - drop_prob
+    shape = (hidden_states.shape[0],) + (1,) * (hidden_states.ndim - 1)
+    keep = hidden_states.new_empty(shape).bernoulli_(keep_prob)
+    return hidden_states * keep / keep_prob
+
+
+def downsample_mask(mask: torch.BoolTensor, stride: int) -> torch.BoolTensor:
+    """Nearest-neighbour downsampling of a (B, T) mask to (B, T / stride), as the strided convs see it."""
+    return mask[:, ::stride]
+
+
+class LocoMaskedConv1d(nn.Conv1d):
+    """A 'same'-padded Conv1d on channels-last input whose output is zeroed at invalid steps."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, **kwargs):
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, **kwargs
+        )
+
+    def forward(
+        self, hidden_states: torch.Tensor, mask: torch.BoolTensor
+    ) -> tuple[torch.Tensor, torch.BoolTensor]:
+        # (B, T, D) -> (B, D, T) -> conv -> (B, T / s, D')
+        output = super().forward(hidden_states.transpose(1, 2)).transpose(1, 2)
+        output_mask = downsample_mask(mask, self.stride[0])
+        return output * output_mask.unsqueeze(-1).to(output.dtype), output_mask
+
+
+class LocoConvProjection(nn.Module):
+    """Depthwise conv (k3, stride 1 or 2) + LayerNorm + 1x1 projection: how q, k and v see local context."""
+
+    def __init__(self, hidden_size: int, stride: int):
+        super().__init__()
+        self.depthwise = LocoMaskedConv1d(
+            hidden_size, hidden_size, 3, stride=stride, groups=hidden_size, bias=False
+        )
+        self.norm = nn.LayerNorm(hidden_size)
+        self.projection = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, hidden_states, mask):
+        local, mask = self.depthwise(hidden_states, mask)
+        local = self.norm(local)
+        return self.projection(local), local, mask
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Embeddings and position table
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def sinusoidal_position_table(positions: torch.Tensor, hidden_size: int) -> torch.Tensor:
+    """Sin/cos table (base 10000) at (possibly fractional) positions, scaled by 1/sqrt(d).
+
+    Args:
+        positions (`torch.FloatTensor` of shape `(..., T)`): positions in steps.
+    Returns:
+        `torch.FloatTensor` of shape `(..., T, hidden_size)`.
+    """
+    frequencies = torch.exp(
+        torch.arange(0, hidden_size, 2, device=positions.device, dtype=torch.float32)
+        * (-math.log(10000.0) / hidden_size)
+    )
+    angles = positions.float().unsqueeze(-1) * frequencies  # (..., T, d/2)
+    table = torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(
+        -2
+    )  # interleaved sin, cos -> (..., T, d)
+    return table / math.sqrt(hidden_size)
+
+
+class LocoEmbedding(nn.Module):
+    """Per-modality embedding: num_embedding_layers x [masked conv k3 (no bias) -> LayerNorm -> ReLU]."""
+
+    def __init__(self, config: LocoConfig, input_dim: int):
+        super().__init__()
+        dims = [input_dim] + [config.hidden_size] * config.num_embedding_layers
+        self.convs = nn.ModuleList(
+            LocoMaskedConv1d(dims[i], dims[i + 1], 3, bias=False) for i in range(len(dims) - 1)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(config.hidden_size) for _ in self.convs)
+
+    def forward(self, features: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
+        hidden_states = features
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            hidden_states, _ = conv(hidden_states, mask)
+            hidden_states = F.relu(norm(hidden_states))
+        return hidden_states * mask.unsqueeze(-1).to(hidden_states.dtype)
+
+
+def position_embeddings(mask: torch.BoolTensor, config: LocoConfig) -> torch.Tensor:
+    """The fixed position table for a batch, (B, T, d), zero at padding.
+
+    UnAV stretches its table linearly when the *padded* length exceeds max_seq_len, so a video's outputs depend on
+    how long its batch-mates are. Here the rescaling uses each video's own valid length: positions of a video longer
+    than max_seq_len are compressed into [0, max_seq_len - 1]; shorter videos use integer positions as in training.
+    """
+    lengths = mask.sum(dim=1, keepdim=True).clamp(min=1).float()  # (B, 1)
+    scale = ((config.max_seq_len - 1) / (lengths - 1).clamp(min=1)).clamp(max=1.0)  # (B, 1)
+    positions = torch.arange(mask.shape[1], device=mask.device, dtype=torch.float32) * scale  # (B, T)
+    return sinusoidal_position_table(positions, config.hidden_size) * mask.unsqueeze(-1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Attention blocks: self-attention, cross-modal attention with LAC, dependency block
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class LocoLocalWindow(nn.Module):
+    """LAC's data-driven window: per query i and head h a width w(i, h) and a shift delta(i, h), in level steps.
+
+    w = w_min + (w_max - w_min) * sigmoid(f_h(x_i)); delta = delta_max * tanh(g_h(x_i)). The attention bias is
+    -(j - i - delta)^2 / (2 w^2). The predictor starts at zero weights and biases that give each head its initial
+    width from `lac_initial_windows` (about 1, 2, 4, 8 steps), so heads start multi-granular and without shift.
+    """
+
+    def __init__(self, config: LocoConfig):
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.min_window = config.lac_min_window
+        self.max_window = config.lac_max_window
+        self.max_shift = config.lac_max_shift
+        # Plain parameters rather than nn.Linear: their initial values are set here, not by the generic Linear init.
+        self.width_weight = nn.Parameter(torch.empty(self.num_heads, config.hidden_size))
+        self.width_bias = nn.Parameter(torch.empty(self.num_heads))
+        self.shift_weight = nn.Parameter(torch.empty(self.num_heads, config.hidden_size))
+        self.shift_bias = nn.Parameter(torch.empty(self.num_heads))
+
+    def initial_width_logits(self, initial_windows: list[float]) -> torch.Tensor:
+        fraction = (torch.tensor(initial_windows) - self.min_window) / (self.max_window - self.min_window)
+        return torch.logit(fraction)
+
+    def forward(self, query_features: torch.Tensor, key_length: int) -> torch.Tensor:
+        """
+        Args:
+            query_features (`torch.FloatTensor` of shape `(B, Tq, d)`): normalised local features of the queries.
+        Returns:
+            `torch.FloatTensor` of shape `(B, H, Tq, Tk)`: the additive attention bias, in float32.
+        """
+        query_features = query_features.float()
+        width_logits = F.linear(query_features, self.width_weight.float(), self.width_bias.float())
+        width = self.min_window + (self.max_window - self.min_window) * torch.sigmoid(width_logits)
+        shift = self.max_shift * torch.tanh(
+            F.linear(query_features, self.shift_weight.float(), self.shift_bias.float())
+        )
+        query_positions = torch.arange(
+            query_features.shape[1], device=query_features.device, dtype=torch.float32
+        )
+        key_positions = torch.arange(key_length, device=query_features.device, dtype=torch.float32)
+        distance = key_positions.view(1, 1, -1) - query_positions.view(1, -1, 1)  # (1, Tq, Tk)
+        # (B, Tq, H) -> (B, H, Tq, 1) so each head and query has its own window over the keys.
+        width = width.permute(0, 2, 1).unsqueeze(-1)
+        shift = shift.permute(0, 2, 1).unsqueeze(-1)
+        return -((distance.unsqueeze(1) - shift) ** 2) / (2 * width**2)
+
+
+class LocoAttentionBlock(nn.Module):
+    """Pre-LN transformer block, self- or cross-attention, optionally strided (stride 2 halves the length).
+
+    `hidden_states` is the stream being updated: it always supplies the residual. For cross-attention `context` is
+    the other stream and `query_from_context` picks the convention: False (LoCo's default) takes queries from the
+    updated stream and keys/values from the context; True (UnAV's code) takes queries from the context and keys,
+    values from the updated stream. q, k and v each see a depthwise conv + LayerNorm before their projection,
+    which is also how a strided block downsamples. Both residual branches carry layer scale and drop-path.
+    """
+
+    def __init__(
+        self,
+        config: LocoConfig,
+        hidden_size: int,
+        num_heads: int,
+        intermediate_size: int,
+        stride: int = 1,
+        is_cross_attention: bool = False,
+        use_local_window: bool = False,
+    ):
+        super().__init__()
+        self.num_heads = num_heads
+        self.stride = stride
+        self.drop_path_rate = config.drop_path_rate
+        self.norm_hidden = nn.LayerNorm(hidden_size)
+        self.norm_context = nn.LayerNorm(hidden_size) if is_cross_attention else None
+        self.query = LocoConvProjection(hidden_size, stride)
+        self.key = LocoConvProjection(hidden_size, stride)
+        self.value = LocoConvProjection(hidden_size, stride)
+        self.output = nn.Linear(hidden_size, hidden_size)
+        self.local_window = LocoLocalWindow(config) if use_local_window else None
+        self.norm_mlp = nn.LayerNorm(hidden_size)
+        self.mlp_in = nn.Linear(hidden_size, intermediate_size)
+        self.mlp_out = nn.Linear(intermediate_size, hidden_size)
+        self.attention_scale = nn.Parameter(torch.empty(hidden_size))
+        self.mlp_scale = nn.Parameter(torch.empty(hidden_size))
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.BoolTensor,
+        context: torch.Tensor | None = None,
+        query_from_context: bool = False,
+    ) -> tuple[torch.Tensor, torch.BoolTensor]:
+        """
+        Args:
+            hidden_states (`torch.FloatTensor` of shape `(B, T, d)`): the stream being updated.
+            mask (`torch.BoolTensor` of shape `(B, T)`): valid steps, shared by both streams.
+            context (`torch.FloatTensor` of shape `(B, T, d)`, *optional*): the other stream (cross-attention).
+        Returns:
+            The updated stream `(B, T / stride, d)` and its mask `(B, T / stride)`.
+        """
+        normed = self.norm_hidden(hidden_states)
+        normed_context = normed if context is None else self.norm_context(context)
+        query_source, key_source = (
+            (normed_context, normed) if query_from_context else (normed, normed_context)
+        )
+        query, query_local, output_mask = self.query(query_source, mask)
+        key, _, _ = self.key(key_source, mask)
+        value, _, _ = self.value(key_source, mask)
+
+        batch_size, length, hidden_size = query.shape
+        # (B, T', d) -> (B, H, T', d/H)
+        query, key, value = (
+            t.view(batch_size, length, self.num_heads, hidden_size // self.num_heads).transpose(1, 2)
+            for t in (query, key, value)
+        )
+        # Key padding as a finite large negative (never -inf), so a fully padded row stays finite instead of NaN.
+        bias = torch.zeros(batch_size, 1, 1, length, device=query.device, dtype=torch.float32)
+        bias = bias.masked_fill(~output_mask.view(batch_size, 1, 1, length), torch.finfo(torch.float32).min)
+        if self.local_window is not None:
+            # ABLATION: use_lac (unav-baseline turns it off)
+            bias = bias + self.local_window(query_local, length)  # (B, H, T', T')
+            bias = bias.clamp(min=torch.finfo(query.dtype).min)
+        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias.to(query.dtype))
+        attended = attended.transpose(1, 2).reshape(
+            batch_size, length, hidden_size
+        )  # (B, H, T', d/H) -> (B, T', d)
+        valid = output_mask.unsqueeze(-1).to(attended.dtype)
+        attended = self.output(attended) * valid
+
+        residual = hidden_states
+        if self.stride > 1:
+            # Max-pool the residual; padding is -inf inside the pool so a valid output never sees a padded zero.
+            residual = residual.masked_fill(~mask.unsqueeze(-1), torch.finfo(residual.dtype).min).transpose(
+                1, 2
+            )
+            residual = (
+                F.max_pool1d(residual, kernel_size=3, stride=self.stride, padding=1).transpose(1, 2) * valid
+            )
+        hidden_states = residual + drop_path(
+            self.attention_scale * attended, self.drop_path_rate, self.training
+        )
+        mlp = self.mlp_out(F.gelu(self.mlp_in(self.norm_mlp(hidden_states)))) * valid
+        hidden_states = hidden_states + drop_path(self.mlp_scale * mlp, self.drop_path_rate, self.training)
+        return hidden_states, output_mask
+
+
+def local_windows(hidden_states: torch.Tensor, radius: int) -> torch.Tensor:
+    """(B, T, D) -> (B, T, W, D): for each step, the 2r + 1 steps around it (zeros beyond the ends)."""
+    padded = F.pad(hidden_states, (0, 0, radius, radius))
+    return padded.unfold(1, 2 * radius + 1, 1).transpose(2, 3)  # (B, T, D, W) -> (B, T, W, D)
+
+
+class LocoLocalCorrespondence(nn.Module):
+    """LCF: Local Correspondence Feature modulation between the two streams, after one unimodal block.
+
+    Both streams are projected to D' and L2-normalised (p_a, p_v). Local affinity S(t, s) = p_a(t) . p_v(s) for
+    |t - s| <= r; alpha(t, .) = softmax(S(t, .) / tau) over the window; coherence c_a(t) = sum_s alpha S in [-1, 1];
+    aligned counterpart v~(t) = sum_s alpha v(s). Modulation: a(t) += layer_scale * sigmoid(k c_a(t) + b) * W v~(t);
+    the visual side is symmetric. The projections read each stream with the shared position table subtracted:
+    with it, aligned pairs are told apart by position instead of content and the contrastive loss is trivial.
+    """
+
+    def __init__(self, config: LocoConfig):
+        super().__init__()
+        self.radius = config.lcf_radius
+        self.temperature = config.lcf_temperature
+        self.audio_projection = nn.Linear(config.hidden_size, config.lcf_projection_dim)
+        self.visual_projection = nn.Linear(config.hidden_size, config.lcf_projection_dim)
+        self.audio_from_visual = nn.Linear(config.hidden_size, config.hidden_size)
+        self.visual_from_audio = nn.Linear(config.hidden_size, config.hidden_size)
+        # [audio, visual] gate slope k and offset b, and the layer scale of each modulation.
+        self.gate_slope = nn.Parameter(torch.empty(2))
+        self.gate_bias = nn.Parameter(torch.empty(2))
+        self.audio_scale = nn.Parameter(torch.empty(config.hidden_size))
+        self.visual_scale = nn.Parameter(torch.empty(config.hidden_size))
+
+    def align(self, query_projection, key_projection, key_states, key_window_mask):
+        """Coherence (B, T) and locally aligned key states (B, T, d) for each query step."""
+        affinity = torch.einsum("btd,btwd->btw", query_projection, local_windows(key_projection, self.radius))
+        logits = (affinity / self.temperature).masked_fill(~key_window_mask, torch.finfo(affinity.dtype).min)
+        alpha = logits.softmax(dim=-1)  # (B, T, W)
+        coherence = (alpha * affinity).sum(-1)
+        aligned = torch.einsum(
+            "btw,btwd->btd", alpha.to(key_states.dtype), local_windows(key_states, self.radius)
+        )
+        return coherence, aligned
+
+    def forward(self, visual, audio, visual_position_free, audio_position_free, mask):
+        """
+        Args:
+            visual, audio (`torch.FloatTensor` of shape `(B, T, d)`): the two streams after a unimodal block.
+            visual_position_free, audio_position_free (`(B, T, d)`): the same with the position table subtracted.
+            mask (`torch.BoolTensor` of shape `(B, T)`).
+        Returns:
+            visual, audio (modulated), projections p_v, p_a `(B, T, D')` and coherence `(2, B, T)` (audio, visual).
+        """
+        valid = mask.unsqueeze(-1)
+        projected_visual = F.normalize(self.visual_projection(visual_position_free).float(), dim=-1) * valid
+        projected_audio = F.normalize(self.audio_projection(audio_position_free).float(), dim=-1) * valid
+        window_mask = local_windows(mask.unsqueeze(-1).float(), self.radius).squeeze(-1).bool()  # (B, T, W)
+        audio_coherence, visual_for_audio = self.align(projected_audio, projected_visual, visual, window_mask)
+        visual_coherence, audio_for_visual = self.align(projected_visual, projected_audio, audio, window_mask)
+        audio_gate = torch.sigmoid(self.gate_slope[0] * audio_coherence + self.gate_bias[0]).unsqueeze(-1)
+        visual_gate = torch.sigmoid(self.gate_slope[1] * visual_coherence + self.gate_bias[1]).unsqueeze(-1)
+        valid = valid.to(audio.dtype)
+        audio = (
+            audio
+            + self.audio_scale
+            * (audio_gate * self.audio_from_visual(visual_for_audio)).to(audio.dtype)
+            * valid
+        )
+        visual = (
+            visual
+            + self.visual_scale
+            * (visual_gate * self.visual_from_audio(audio_for_visual)).to(visual.dtype)
+            * valid
+        )
+        coherence = torch.stack([audio_coherence, visual_coherence]) * mask
+        return visual, audio, projected_visual, projected_audio, coherence
+
+
+class LocoDependencyBlock(nn.Module):
+    """UnAV's temporal and class co-occurrence block, shared across levels.
+
+    Expands the fused level feature to one small feature per class, runs self-attention over time for each class
+    and over classes for each step, sums the two, and squeezes back: 2d -> C x h -> 2d. The output replaces the
+    level feature. Unlike the UnAV code (which tiles the batch mask in the wrong order), each (video, class) row
+    uses its own video's mask.
+    """
+
+    def __init__(self, config: LocoConfig):
+        super().__init__()
+        fused_size = 2 * config.hidden_size
+        self.num_classes = config.num_labels
+        self.class_size = config.dependency_hidden_size
+        self.expand = LocoMaskedConv1d(fused_size, self.num_classes * self.class_size, 3, bias=False)
+        self.temporal = LocoAttentionBlock(config, self.class_size, 1, self.class_size)
+        self.co_occurrence = LocoAttentionBlock(config, self.class_size, 1, self.class_size)
+        self.squeeze = LocoMaskedConv1d(self.num_classes * self.class_size, fused_size, 3, bias=False)
+
+    def forward(self, hidden_states: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
+        batch_size, length, _ = hidden_states.shape
+        expanded, _ = self.expand(hidden_states, mask)
+        expanded = F.relu(expanded).view(
+            batch_size, length, self.num_classes, self.class_size
+        )  # (B, T, C, h)
+        # Over time, per class: (B, T, C, h) -> (B*C, T, h)
+        per_class = expanded.permute(0, 2, 1, 3).reshape(
+            batch_size * self.num_classes, length, self.class_size
+        )
+        class_mask = mask.repeat_interleave(self.num_classes, dim=0)  # row b*C + c belongs to video b
+        temporal, _ = self.temporal(per_class, class_mask)
+        temporal = temporal.view(batch_size, self.num_classes, length, self.class_size).permute(0, 2, 1, 3)
+        # Over classes, per step: (B, T, C, h) -> (B*T, C, h); every class is a valid key.
+        per_step = expanded.reshape(batch_size * length, self.num_classes, self.class_size)
+        all_classes = torch.ones(per_step.shape[:2], dtype=torch.bool, device=per_step.device)
+        co_occurrence, _ = self.co_occurrence(per_step, all_classes)
+        co_occurrence = co_occurrence.view(batch_size, length, self.num_classes, self.class_size)
+        combined = (temporal + co_occurrence) * mask.view(batch_size, length, 1, 1)
+        squeezed, _ = self.squeeze(combined.flatten(2), mask)  # (B, T, C*h) -> (B, T, 2d)
+        return squeezed
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Heads
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class LocoHeadTrunk(nn.Module):
+    """num_head_layers x [masked conv k3 -> LayerNorm -> ReLU], then a masked conv k3 to `output_size`."""
+
+    def __init__(self, config: LocoConfig, output_size: int, output_bias: bool = True):
+        super().__init__()
+        dims = [2 * config.hidden_size] + [config.head_hidden_size] * config.num_head_layers
+        self.convs = nn.ModuleList(
+            LocoMaskedConv1d(dims[i], dims[i + 1], 3, bias=False) for i in range(len(dims) - 1)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(config.head_hidden_size) for _ in self.convs)
+        self.output = LocoMaskedConv1d(dims[-1], output_size, 3, bias=output_bias)
+
+    def forward(self, hidden_states: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            hidden_states, _ = conv(hidden_states, mask)
+            hidden_states = F.relu(norm(hidden_states))
+        output, _ = self.output(hidden_states, mask)
+        return output
+
+
+class LocoClassificationHead(LocoHeadTrunk):
+    """Shared across levels: (B, T_l, 2d) -> class logits (B, T_l, C); output bias starts at the class prior."""
+
+    def __init__(self, config: LocoConfig):
+        super().__init__(config, config.num_labels, output_bias=False)
+        # Its own parameter, so the prior set in _init_weights is not overwritten by the generic conv init.
+        self.prior_bias = nn.Parameter(torch.empty(config.num_labels))
+
+    def forward(self, hidden_states: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
+        return (super().forward(hidden_states, mask) + self.prior_bias) * mask.unsqueeze(-1)
+
+
+class LocoRegressionHead(LocoHeadTrunk):
+    """Shared across levels: (B, T_l, 2d) -> class-aware offsets (B, T_l, C, 2) >= 0, with one scale per level."""
+
+    def __init__(self, config: LocoConfig):
+        super().__init__(config, 2 * config.num_labels)
+        self.level_scales = nn.Parameter(torch.empty(config.num_pyramid_levels))
+
+    def forward(self, hidden_states: torch.Tensor, mask: torch.BoolTensor, level: int) -> torch.Tensor:
+        offsets = super().forward(hidden_states, mask) * self.level_scales[level]
+        # (B, T_l, 2C) -> (B, T_l, C, 2): channel 2c is the left offset of class c, 2c + 1 its right offset.
+        return F.relu(offsets).unflatten(-1, (-1, 2))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Points, label assignment and losses (pure functions)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def level_lengths(seq_len: int, strides: list[int]) -> list[int]:
+    """Number of points of each level for a (padded) length divisible by the largest stride."""
+    return [seq_len // stride for stride in strides]
+
+
+def make_points(
+    seq_len: int, config: LocoConfig, device=None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Points of all levels for a padded length T: positions 0, s, 2s, ... per level (no half-stride offset).
+
+    Returns:
+        point_positions `(P,)` in steps, point_strides `(P,)`, point_ranges `(P, 2)` regression range in steps.
+    """
+    positions, strides, ranges = [], [], []
+    for stride, (low, high), length in zip(
+        config.pyramid_strides,
+        config.regression_ranges,
+        level_lengths(seq_len, config.pyramid_strides),
+        strict=True,
+    ):
+        positions.append(torch.arange(length, device=device, dtype=torch.float32) * stride)
+        strides.append(torch.full((length,), float(stride), device=device))
+        ranges.append(torch.tensor([low, high], device=device, dtype=torch.float32).expand(length, 2))
+    return torch.cat(positions), torch.cat(strides), torch.cat(ranges)
+
+
+def pad_labels(
+    labels: list[dict], num_classes: int, device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-video label dicts -> padded segments (B, K, 2) in steps, classes (B, K) and validity (B, K)."""
+    max_events = max([len(video["class_labels"]) for video in labels] + [1])
+    segments = torch.zeros(len(labels), max_events, 2, device=device)
+    classes = torch.zeros(len(labels), max_events, dtype=torch.long, device=device)
+    valid = torch.zeros(len(labels), max_events, dtype=torch.bool, device=device)
+    for index, video in enumerate(labels):
+        count = len(video["class_labels"])
+        if count == 0:
+            continue
+        class_labels = torch.as_tensor(video["class_labels"], device=device).long()
+        if class_labels.min() < 0 or class_labels.max() >= num_classes:
+            raise ValueError(
+                f"labels[{index}]['class_labels'] must lie in [0, {num_classes}), got {class_labels}."
+            )
+        segments[index, :count] = torch.as_tensor(video["segments"], device=device, dtype=torch.float32).view(
+            count, 2
+        )
+        classes[index, :count] = class_labels
+        valid[index, :count] = True
+    return segments, classes, valid
+
+
+@torch.no_grad()
+def assign_labels(
+    point_positions: torch.Tensor,
+    point_strides: torch.Tensor,
+    point_ranges: torch.Tensor,
+    segments: torch.Tensor,
+    classes: torch.Tensor,
+    valid: torch.Tensor,
+    num_classes: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class-aware point targets, vectorised over the batch (UnAV assigns per video in Python on the CPU).
+
+    Rules (UnAV reference, no centre sampling): a point at position t matches an event [start, end] when it is
+    strictly inside (min(t - start, end - t) > 0) and max(t - start, end - t) lies in the level's range, both ends
+    inclusive. Targets are multi-label over classes: overlapping events of different classes all make the point
+    positive for their class. When two events of the same class match one point, the shorter one gives the
+    regression target (UnAV lets the later one overwrite; only one same-class overlap exists in UnAV-100). A video
+    without events gives only background points.
+
+    Args:
+        point_positions, point_strides (`(P,)`), point_ranges (`(P, 2)`): from `make_points`, in steps.
+        segments (`(B, K, 2)` steps), classes (`(B, K)`), valid (`(B, K)` bool): from `pad_labels`.
+    Returns:
+        classification_targets `(B, P, C)` in {0, 1} and regression_targets `(B, P, C, 2)`: (left, right) distances
+        in units of the point's stride, zero where the class target is 0.
+    """
+    positions = point_positions.view(1, -1, 1)  # (1, P, 1)
+    left = positions - segments[:, None, :, 0]  # (B, P, K)
+    right = segments[:, None, :, 1] - positions
+    inside = torch.minimum(left, right) > 0
+    farthest = torch.maximum(left, right)
+    in_range = (farthest >= point_ranges[None, :, 0, None]) & (farthest <= point_ranges[None, :, 1, None])
+    match = inside & in_range & valid[:, None, :]  # (B, P, K)
+
+    class_one_hot = F.one_hot(classes, num_classes).bool() & valid.unsqueeze(-1)  # (B, K, C)
+    match_per_class = match.unsqueeze(-1) & class_one_hot.unsqueeze(1)  # (B, P, K, C)
+    classification_targets = match_per_class.any(dim=2).float()  # (B, P, C)
+
+    lengths = (segments[..., 1] - segments[..., 0]).view(segments.shape[0], 1, -1, 1)  # (B, 1, K, 1)
+    cost = torch.where(match_per_class, lengths, torch.full_like(lengths, float("inf")))  # (B, P, K, C)
+    shortest = cost.argmin(dim=2)  # (B, P, C): the matched event of each class with the smallest length
+    offsets = torch.stack([left, right], dim=-1) / point_strides.view(1, -1, 1, 1)  # (B, P, K, 2)
+    # gather (B, P, K, 2) at event index (B, P, C) -> (B, P, C, 2)
+    regression_targets = torch.gather(offsets, 2, shortest.unsqueeze(-1).expand(-1, -1, -1, 2))
+    regression_targets = regression_targets * classification_targets.unsqueeze(-1)
+    return classification_targets, regression_targets
+
+
+def sigmoid_focal_loss(
+    logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> torch.Tensor:
+    """Sigmoid focal loss (Lin et al., ICCV 2017), summed. Inputs of any shape, computed in float32."""
+    logits, targets = logits.float(), targets.float()
+    probabilities = torch.sigmoid(logits)
+    cross_entropy = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = probabilities * targets + (1 - probabilities) * (1 - targets)
+    loss = cross_entropy * (1 - p_t) ** gamma
+    if alpha >= 0:
+        loss = loss * (alpha * targets + (1 - alpha) * (1 - targets))
+    return loss.sum()
+
+
+def diou_loss_1d(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """1-D Distance-IoU loss (Zheng et al., AAAI 2020) between (left, right) offsets from the same point, summed.
+
+    loss = 1 - IoU + (centre distance / enclosing length)^2, with IoU over the two segments around the point.
+
+    Args:
+        predicted, target (`torch.FloatTensor` of shape `(N, 2)`): non-negative (left, right) offsets.
+    """
+    predicted, target = predicted.float(), target.float()
+    left_p, right_p = predicted.unbind(-1)
+    left_t, right_t = target.unbind(-1)
+    intersection = torch.minimum(left_p, left_t) + torch.minimum(right_p, right_t)
+    union = left_p + right_p + left_t + right_t - intersection
+    iou = intersection / union.clamp(min=eps)
+    enclosing = torch.maximum(left_p, left_t) + torch.maximum(right_p, right_t)
+    centre_distance = 0.5 * ((right_p - left_p) - (right_t - left_t))
+    return (1 - iou + (centre_distance / enclosing.clamp(min=eps)) ** 2).sum()
+
+
+def local_contrastive_loss(
+    visual_projections: torch.Tensor,
+    audio_projections: torch.Tensor,
+    mask: torch.BoolTensor,
+    radius: int,
+    temperature: float,
+) -> torch.Tensor:
+    """LCF's label-free loss: symmetric multi-positive InfoNCE between the two streams' projections.
+
+    For an audio step t of video b the positives are the visual steps s of the same video with |t - s| <= r; the
+    negatives are every other valid visual step of the batch, other videos included. Symmetric in the two streams.
+
+    Args:
+        visual_projections, audio_projections (`torch.FloatTensor` of shape `(B, T, D')`): L2-normalised.
+        mask (`torch.BoolTensor` of shape `(B, T)`).
+    Returns:
+        The mean over valid anchors and both directions, a scalar.
+    """
+    video_index = torch.arange(mask.shape[0], device=mask.device).view(-1, 1).expand_as(mask)[mask]  # (N,)
+    step_index = torch.arange(mask.shape[1], device=mask.device).view(1, -1).expand_as(mask)[mask]
+    visual, audio = visual_projections[mask].float(), audio_projections[mask].float()  # (N, D')
+    logits = audio @ visual.T / temperature  # (N, N): audio anchors x visual candidates
+    positive = (video_index[:, None] == video_index[None, :]) & (
+        (step_index[:, None] - step_index[None, :]).abs() <= radius
+    )
+    minimum = torch.finfo(logits.dtype).min
+    audio_to_visual = torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~positive, minimum), 1)
+    visual_to_audio = torch.logsumexp(logits, 0) - torch.logsumexp(logits.masked_fill(~positive, minimum), 0)
+    return 0.5 * (audio_to_visual.mean() + visual_to_audio.mean())
+
+
+def compute_loss(
+    logits: torch.Tensor,
+    segment_offsets: torch.Tensor,
+    classification_targets: torch.Tensor,
+    regression_targets: torch.Tensor,
+    point_mask: torch.BoolTensor,
+    normalizer: torch.Tensor,
+    lcf_loss: torch.Tensor,
+    config: LocoConfig,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total loss = focal / N + regression_loss_weight * DIoU / N + lcf_loss_weight * LCF, N the EMA normaliser.
+
+    Returns:
+        The total (a float32 scalar with gradient) and a dict of its detached components.
+    """
+    classification_loss = sigmoid_focal_loss(
+        logits[point_mask], classification_targets[point_mask], config.focal_alpha, config.focal_gamma
+    )
+    positive_pairs = (classification_targets > 0) & point_mask.unsqueeze(-1)  # (B, P, C)
+    regression_loss = diou_loss_1d(segment_offsets[positive_pairs], regression_targets[positive_pairs])
+    classification_loss = classification_loss / normalizer
+    regression_loss = regression_loss / normalizer
+    loss = (
+        classification_loss
+        + config.regression_loss_weight * regression_loss
+        + config.lcf_loss_weight * lcf_loss
+    )
+    components = {
+        "classification_loss": classification_loss.detach(),
+        "regression_loss": regression_loss.detach(),
+        "lcf_loss": lcf_loss.detach(),
+    }
+    return loss, components
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class LocoPreTrainedModel(PreTrainedModel):
+    config: LocoConfig
+    config_class = LocoConfig
+    base_model_prefix = "loco"
+    main_input_name = "visual_features"
+    input_modalities = ["video", "audio"]
+    _no_split_modules = ["LocoAttentionBlock", "LocoDependencyBlock"]
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        config = self.config
+        if isinstance(module, (nn.Linear, nn.Conv1d)):
+            init.normal_(module.weight, mean=0.0, std=config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        if isinstance(module, LocoAttentionBlock):
+            init.constant_(module.attention_scale, config.layer_scale_init_value)
+            init.constant_(module.mlp_scale, config.layer_scale_init_value)
+        elif isinstance(module, LocoLocalWindow):
+            init.zeros_(module.width_weight)
+            init.zeros_(module.shift_weight)
+            init.zeros_(module.shift_bias)
+            init.copy_(module.width_bias, module.initial_width_logits(config.lac_initial_windows))
+        elif isinstance(module, LocoLocalCorrespondence):
+            init.constant_(module.gate_slope, 4.0)
+            init.zeros_(module.gate_bias)
+            init.constant_(module.audio_scale, config.layer_scale_init_value)
+            init.constant_(module.visual_scale, config.layer_scale_init_value)
+        elif isinstance(module, LocoClassificationHead):
+            prior = config.classification_prior_prob
+            init.constant_(module.prior_bias, -math.log((1 - prior) / prior))
+        elif isinstance(module, LocoRegressionHead):
+            init.ones_(module.level_scales)
+        elif isinstance(module, LocoForEventLocalization):
+            init.constant_(module.loss_normalizer, config.loss_normalizer_init)
+
+
+class LocoModel(LocoPreTrainedModel):
+    """Features of both streams -> the fused cross-modal feature pyramid, flattened over levels."""
+
+    def __init__(self, config: LocoConfig):
+        super().__init__(config)
+        self.visual_embedding = LocoEmbedding(config, config.visual_dim)
+        self.audio_embedding = LocoEmbedding(config, config.audio_dim)
+        block_sizes = (config.hidden_size, config.num_attention_heads, config.intermediate_size)
+        self.visual_encoder = nn.ModuleList(
+            LocoAttentionBlock(config, *block_sizes) for _ in range(config.num_unimodal_layers)
+        )
+        self.audio_encoder = nn.ModuleList(
+            LocoAttentionBlock(config, *block_sizes) for _ in range(config.num_unimodal_layers)
+        )
+        # ABLATION: use_lcf (unav-baseline turns it off)
+        self.correspondence = (
+            nn.ModuleList(LocoLocalCorrespondence(config) for _ in range(config.num_unimodal_layers))
+            if config.use_lcf
+            else None
+        )
+        # Level 0 at stride 1, then one stride-2 block per further level, for each direction.
+        strides = [1] + [2] * (config.num_pyramid_levels - 1)
+        self.visual_pyramid = nn.ModuleList(
+            LocoAttentionBlock(
+                config, *block_sizes, stride, is_cross_attention=True, use_local_window=config.use_lac
+            )
+            for stride in strides
+        )
+        self.audio_pyramid = nn.ModuleList(
+            LocoAttentionBlock(
+                config, *block_sizes, stride, is_cross_attention=True, use_local_window=config.use_lac
+            )
+            for stride in strides
+        )
+        # ABLATION: use_dependency_block
+        self.dependency = LocoDependencyBlock(config) if config.use_dependency_block else None
+        self.post_init()
+
+    def encode_unimodal(self, visual, audio, mask):
+        """Embeddings, position table and unimodal blocks with LCF after each. Returns streams and LCF outputs."""
+        positions = position_embeddings(mask, self.config).to(visual.dtype)
+        visual = self.visual_embedding(visual, mask) + positions
+        audio = self.audio_embedding(audio, mask) + positions
+        visual_projections, audio_projections, coherences = [], [], []
+        for layer, (visual_block, audio_block) in enumerate(
+            zip(self.visual_encoder, self.audio_encoder, strict=True)
+        ):
+            visual, _ = visual_block(visual, mask)
+            audio, _ = audio_block(audio, mask)
+            if self.correspondence is not None:
+                visual, audio, visual_projection, audio_projection, coherence = self.correspondence[layer](
+                    visual, audio, visual - positions, audio - positions, mask
+                )
+                visual_projections.append(visual_projection)
+                audio_projections.append(audio_projection)
+                coherences.append(coherence)
+        lcf = (
+            (torch.stack(visual_projections), torch.stack(audio_projections), torch.stack(coherences))
+            if coherences
+            else (None,) * 3
+        )
+        return visual, audio, lcf
+
+    def forward(
+        self,
+        visual_features: torch.FloatTensor,
+        audio_features: torch.FloatTensor,
+        attention_mask: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> LocoModelOutput:
+        """
+        Args:
+            visual_features (`torch.FloatTensor` of shape `(batch_size, seq_len, visual_dim)`): per-step visual
+                features, zero-padded.
+            audio_features (`torch.FloatTensor` of shape `(batch_size, seq_len, audio_dim)`): per-step audio features.
+            attention_mask (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*): 1 for valid steps.
+                seq_len must be divisible by the largest pyramid stride (the feature extractor pads so).
+        """
+        visual_features, audio_features, mask = self.check_inputs(
+            visual_features, audio_features, attention_mask
+        )
+        visual, audio, (visual_projections, audio_projections, coherence) = self.encode_unimodal(
+            visual_features, audio_features, mask
+        )
+        query_from_context = (
+            self.config.cross_attention_queries == "other"
+        )  # ABLATION: unav-baseline uses "other"
+        level_features, level_masks = [], []
+        level_mask = mask
+        for visual_block, audio_block in zip(self.visual_pyramid, self.audio_pyramid, strict=True):
+            new_visual, new_mask = visual_block(visual, level_mask, audio, query_from_context)
+            audio, _ = audio_block(audio, level_mask, visual, query_from_context)
+            visual, level_mask = new_visual, new_mask
+            fused = torch.cat([visual, audio], dim=-1)  # (B, T_l, 2d)
+            if self.dependency is not None:
+                fused = self.dependency(fused, level_mask)
+            level_features.append(fused)
+            level_masks.append(level_mask)
+        point_positions, point_strides, _ = make_points(mask.shape[1], self.config, device=mask.device)
+        return LocoModelOutput(
+            last_hidden_state=torch.cat(level_features, dim=1),  # L x (B, T_l, 2d) -> (B, P, 2d)
+            point_positions=point_positions,
+            point_strides=point_strides,
+            point_mask=torch.cat(level_masks, dim=1),
+            lcf_visual_projections=visual_projections,
+            lcf_audio_projections=audio_projections,
+            lcf_coherence=coherence,
+        )
+
+    def check_inputs(self, visual_features, audio_features, attention_mask):
+        """Validates shapes, converts the mask to bool once and pads T to a multiple of the largest stride."""
+        config = self.config
+        if visual_features.ndim != 3 or audio_features.ndim != 3:
+            raise ValueError(
+                "visual_features and audio_features must be (batch_size, seq_len, dim), got "
+                f"{tuple(visual_features.shape)} and {tuple(audio_features.shape)}."
+            )
+        if visual_features.shape[-1] != config.visual_dim or audio_features.shape[-1] != config.audio_dim:
+            raise ValueError(
+                f"Expected visual_dim={config.visual_dim} and audio_dim={config.audio_dim}, got "
+                f"{visual_features.shape[-1]} and {audio_features.shape[-1]}."
+            )
+        if visual_features.shape[:2] != audio_features.shape[:2]:
+            raise ValueError(
+                f"visual_features {tuple(visual_features.shape[:2])} and audio_features "
+                f"{tuple(audio_features.shape[:2])} must share (batch_size, seq_len)."
+            )
+        if attention_mask is None:
+            mask = torch.ones(visual_features.shape[:2], dtype=torch.bool, device=visual_features.device)
+        else:
+            mask = attention_mask.bool()
+        largest_stride = config.pyramid_strides[-1]
+        padding = -visual_features.shape[1] % largest_stride
+        if padding:
+            visual_features = F.pad(visual_features, (0, 0, 0, padding))
+            audio_features = F.pad(audio_features, (0, 0, 0, padding))
+            mask = F.pad(mask, (0, padding))
+        valid = mask.unsqueeze(-1).to(visual_features.dtype)
+        return visual_features * valid, audio_features * valid, mask
+
+
+class LocoForEventLocalization(LocoPreTrainedModel):
+    """LoCo with its classification and regression heads, label assignment and losses."""
+
+    def __init__(self, config: LocoConfig):
+        super().__init__(config)
+        self.loco = LocoModel(config)
+        self.classification_head = LocoClassificationHead(config)
+        self.regression_head = LocoRegressionHead(config)
+        # EMA of the positive-point count that divides the losses; persistent so a resumed run continues it.
+        self.register_buffer("loss_normalizer", torch.empty(()), persistent=True)
+        self.post_init()
+
+    def forward(
+        self,
+        visual_features: torch.FloatTensor,
+        audio_features: torch.FloatTensor,
+        attention_mask: torch.LongTensor | None = None,
+        labels: list[dict[str, torch.Tensor]] | None = None,
+        **kwargs,
+    ) -> LocoEventLocalizationOutput:
+        r"""
+        Args:
+            visual_features (`torch.FloatTensor` of shape `(batch_size, seq_len, visual_dim)`): visual features.
+            audio_features (`torch.FloatTensor` of shape `(batch_size, seq_len, audio_dim)`): audio features.
+            attention_mask (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*): 1 for valid steps.
+            labels (`list[dict]` of length `batch_size`, *optional*): per video, `class_labels`
+                (`torch.LongTensor` of shape `(k,)`) and `segments` (`torch.FloatTensor` of shape `(k, 2)`, start
+                and end in steps). When given, the output carries the loss and its components.
+        """
+        base = self.loco(visual_features, audio_features, attention_mask)
+        lengths = level_lengths(self.sequence_length(base), self.config.pyramid_strides)
+        logits, offsets = [], []
+        for level, (features, level_mask) in enumerate(
+            zip(
+                base.last_hidden_state.split(lengths, dim=1),
+                base.point_mask.split(lengths, dim=1),
+                strict=True,
+            )
+        ):
+            logits.append(self.classification_head(features, level_mask))
+            offsets.append(self.regression_head(features, level_mask, level))
+        logits = torch.cat(logits, dim=1)  # L x (B, T_l, C) -> (B, P, C)
+        segment_offsets = torch.cat(offsets, dim=1)  # L x (B, T_l, C, 2) -> (B, P, C, 2)
+
+        loss, components = None, {}
+        if labels is not None:
+            loss, components = self.loss(logits, segment_offsets, base, labels)
+        return LocoEventLocalizationOutput(
+            loss=loss,
+            classification_loss=components.get("classification_loss"),
+            regression_loss=components.get("regression_loss"),
+            lcf_loss=components.get("lcf_loss"),
+            logits=logits,
+            segment_offsets=segment_offsets,
+            point_positions=base.point_positions,
+            point_strides=base.point_strides,
+            point_mask=base.point_mask,
+            lcf_coherence=base.lcf_coherence,
+        )
+
+    def loss(self, logits, segment_offsets, base: LocoModelOutput, labels):
+        """Assigns targets, updates the loss normaliser (training only) and calls `compute_loss`."""
+        if len(labels) != logits.shape[0]:
+            raise ValueError(f"labels must hold one dict per video ({logits.shape[0]}), got {len(labels)}.")
+        config = self.config
+        seq_len = self.sequence_length(base)
+        point_positions, point_strides, point_ranges = make_points(seq_len, config, device=logits.device)
+        segments, classes, valid = pad_labels(labels, config.num_labels, logits.device)
+        classification_targets, regression_targets = assign_labels(
+            point_positions, point_strides, point_ranges, segments, classes, valid, config.num_labels
+        )
+        if self.training:
+            # The one state change in forward: UnAV's EMA of the positive-point count (momentum 0.9, start 250).
+            num_positive = ((classification_targets.sum(-1) > 0) & base.point_mask).sum().float()
+            momentum = config.loss_normalizer_momentum
+            self.loss_normalizer.mul_(momentum).add_((1 - momentum) * num_positive.clamp(min=1))
+        if config.use_lcf:
+            lcf_loss = torch.stack(
+                [
+                    local_contrastive_loss(
+                        visual, audio, base.point_mask[:, :seq_len], config.lcf_radius, config.lcf_temperature
+                    )
+                    for visual, audio in zip(
+                        base.lcf_visual_projections, base.lcf_audio_projections, strict=True
+                    )
+                ]
+            ).mean()
+        else:
+            lcf_loss = logits.new_zeros((), dtype=torch.float32)
+        return compute_loss(
+            logits, segment_offsets, classification_targets, regression_targets, base.point_mask,
+            self.loss_normalizer, lcf_loss, config,
+        )  # fmt: skip
+
+    @staticmethod
+    def sequence_length(base: LocoModelOutput) -> int:
+        """The padded length T: the number of level-0 points."""
+        return int((base.point_strides == 1).sum())
+
+
+__all__ = ["LocoForEventLocalization", "LocoModel", "LocoPreTrainedModel"]

@@ -1,0 +1,86 @@
+import json
+
+import pytest
+
+from loco_hf import PRESETS, UNAV100_CLASS_NAMES, LocoConfig
+
+
+def test_presets_are_listed_and_build():
+    assert set(PRESETS) == {"unav100-i3d-vggish", "unav100-onepeace", "unav-baseline", "small"}
+    for name in PRESETS:
+        config = LocoConfig.from_preset(name)
+        assert config.num_labels == len(config.id2label) == len(config.label2id)
+
+
+def test_default_is_unav100_i3d_vggish():
+    config = LocoConfig()
+    assert (config.visual_dim, config.audio_dim, config.fps, config.feature_stride, config.feature_window) == (
+        2048, 128, 25.0, 8, 24)  # fmt: skip
+    assert config.max_seq_len == 224 and config.hidden_size == 512 and config.num_attention_heads == 4
+    assert config.pyramid_strides == [1, 2, 4, 8, 16, 32]
+    assert config.regression_ranges == [[0, 4], [4, 8], [8, 16], [16, 32], [32, 64], [64, 10000]]
+    assert config.seconds_per_step == pytest.approx(0.32)
+    assert config.id2label[0] == "man speaking" and config.id2label[99] == "hair dryer drying"
+    assert config.label2id["dog barking"] == 12
+    assert config.to_dict() == LocoConfig.from_preset("unav100-i3d-vggish").to_dict()
+
+
+def test_onepeace_and_baseline_presets():
+    onepeace = LocoConfig.from_preset("unav100-onepeace")
+    assert (onepeace.visual_dim, onepeace.audio_dim, onepeace.fps, onepeace.feature_stride) == (
+        1536,
+        1536,
+        16.0,
+        4,
+    )
+    assert (onepeace.feature_window, onepeace.max_seq_len) == (16, 256)
+    baseline = LocoConfig.from_preset("unav-baseline")
+    assert not baseline.use_lcf and not baseline.use_lac and baseline.cross_attention_queries == "other"
+    assert LocoConfig().cross_attention_queries == "self"
+
+
+def test_unav100_class_names_match_the_annotation_file(unav100_annotations):
+    pairs = {(a["label_id"], a["label"]) for v in unav100_annotations.values() for a in v["annotations"]}
+    assert sorted(pairs) == list(enumerate(UNAV100_CLASS_NAMES))
+
+
+def test_json_round_trip(tmp_path):
+    config = LocoConfig.from_preset("small", lcf_radius=3, lac_initial_windows=[1.0, 2.0, 3.0, 5.0])
+    config.save_pretrained(tmp_path)
+    loaded = LocoConfig.from_pretrained(tmp_path)
+    assert loaded.to_dict() == config.to_dict()
+    assert loaded.id2label[2] == config.id2label[2] and isinstance(next(iter(loaded.id2label)), int)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model_type"] == "loco" and saved["regression_ranges"][0] == [0.0, 4.0]
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="Unknown LoCo preset 'tiny'"):
+        LocoConfig.from_preset("tiny")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"hidden_size": 30}, "hidden_size"),
+        ({"max_seq_len": 100}, "max_seq_len"),
+        ({"lcf_radius": -1}, "lcf_radius"),
+        ({"lac_max_shift": -2.0}, "lac_max_shift"),
+        ({"lac_min_window": 0.0}, "lac_min_window"),
+        ({"lac_max_window": 0.2}, "lac_max_window"),
+        ({"lac_initial_windows": [1.0, 2.0]}, "lac_initial_windows"),
+        ({"lac_initial_windows": [1.0, 2.0, 4.0, 40.0]}, "lac_initial_windows"),
+        ({"cross_attention_queries": "keys"}, "cross_attention_queries"),
+        ({"regression_ranges": [[0, 4]]}, "regression_ranges"),
+        ({"regression_ranges": [[0, 4], [4, 8], [8, 16], [16, 32], [32, 64], [64, 10]]}, "regression_ranges"),
+        ({"drop_path_rate": 1.0}, "drop_path_rate"),
+        ({"classification_prior_prob": 0.0}, "classification_prior_prob"),
+        ({"visual_dim": 0}, "visual_dim"),
+        ({"lcf_temperature": 0.0}, "lcf_temperature"),
+        ({"fps": -25.0}, "fps"),
+        ({"num_pyramid_levels": 0}, "num_pyramid_levels"),
+    ],
+)
+def test_invalid_values_name_the_field(overrides, field):
+    with pytest.raises(ValueError, match=f"LocoConfig.{field}"):
+        LocoConfig(**overrides)

@@ -1,0 +1,301 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from conftest import make_tiny_batch, make_tiny_config
+
+from loco_hf import LocoConfig, LocoForEventLocalization
+from loco_hf.modeling_loco import assign_labels, diou_loss_1d, make_points, pad_labels, sigmoid_focal_loss
+
+
+def build(config, seed=0):
+    torch.manual_seed(seed)
+    return LocoForEventLocalization(config)
+
+
+@pytest.mark.parametrize("lengths", [(32,), (32, 20, 9)])
+def test_output_shapes_and_loss(tiny_config, lengths):
+    model = build(tiny_config).train()
+    batch = make_tiny_batch(tiny_config, lengths)
+    output = model(**batch)
+    batch_size, num_points, num_classes = len(lengths), 32 + 16 + 8, 5
+    assert output.logits.shape == (batch_size, num_points, num_classes)
+    assert output.segment_offsets.shape == (batch_size, num_points, num_classes, 2)
+    assert output.point_positions.shape == output.point_strides.shape == (num_points,)
+    assert output.point_mask.shape == (batch_size, num_points) and output.point_mask.dtype == torch.bool
+    assert output.lcf_coherence.shape == (2, 2, batch_size, 32)
+    for name in ("loss", "classification_loss", "regression_loss", "lcf_loss"):
+        assert output[name].shape == () and torch.isfinite(output[name])
+    assert (output.segment_offsets >= 0).all()
+    # The point mask follows each video's valid length on every level.
+    assert output.point_mask[:, :32].sum(1).tolist() == list(lengths)
+    assert output.point_mask[:, 32:48].sum(1).tolist() == [(n + 1) // 2 for n in lengths]
+    expected = tiny_config.regression_loss_weight * output.regression_loss + output.classification_loss
+    torch.testing.assert_close(output.loss.detach(), expected + tiny_config.lcf_loss_weight * output.lcf_loss)
+
+
+def test_no_loss_without_labels(tiny_config, tiny_batch):
+    tiny_batch.pop("labels")
+    output = build(tiny_config).eval()(**tiny_batch)
+    assert output.loss is None and output.classification_loss is None and output.logits is not None
+
+
+def test_points_positions_and_strides(tiny_config):
+    positions, strides, ranges = make_points(32, tiny_config)
+    assert positions[:3].tolist() == [0, 1, 2] and positions[32:35].tolist() == [0, 2, 4]
+    assert positions[48:].tolist() == [0, 4, 8, 12, 16, 20, 24, 28]
+    assert strides.unique().tolist() == [1, 2, 4]
+    assert ranges[0].tolist() == [0, 4] and ranges[-1].tolist() == [8, 10000]
+
+
+def test_every_parameter_receives_a_gradient(tiny_config, tiny_batch):
+    model = build(tiny_config).train()
+    model(**tiny_batch).loss.backward()
+    without = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert without == []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"use_lcf": False},
+        {"use_lac": False},
+        {"use_dependency_block": False},
+        {"cross_attention_queries": "other"},
+        {"use_lcf": False, "use_lac": False, "cross_attention_queries": "other"},
+        {"lcf_radius": 0},
+    ],
+)
+def test_ablation_switches(overrides):
+    config = make_tiny_config(**overrides)
+    model = build(config).train()
+    output = model(**make_tiny_batch(config))
+    assert torch.isfinite(output.loss)
+    output.loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    names = {name.split(".")[1] for name, _ in model.named_parameters() if name.startswith("loco.")}
+    assert ("correspondence" in names) == config.use_lcf
+    assert ("dependency" in names) == config.use_dependency_block
+    has_window = any("local_window" in name for name, _ in model.named_parameters())
+    assert has_window == config.use_lac
+    if not config.use_lcf:
+        assert output.lcf_loss == 0 and output.lcf_coherence is None
+
+
+def test_padding_does_not_change_valid_outputs(tiny_config):
+    model = build(tiny_config).eval()
+    batch = make_tiny_batch(tiny_config, (20, 9))
+    batch.pop("labels")
+    short = model(**batch)
+    longer = {
+        key: torch.nn.functional.pad(value, (0, 0, 0, 32) if value.ndim == 3 else (0, 32))
+        for key, value in batch.items()
+    }
+    # Garbage in the padding must not leak either.
+    longer["visual_features"][:, 40:] = 7.0
+    long = model(**longer)
+    for level, stride in enumerate([1, 2, 4]):
+        short_start = sum(32 // s for s in [1, 2, 4][:level])
+        long_start = sum(64 // s for s in [1, 2, 4][:level])
+        for video, length in enumerate((20, 9)):
+            count = -(-length // stride)
+            torch.testing.assert_close(
+                short.logits[video, short_start : short_start + count], long.logits[video, long_start : long_start + count],
+                rtol=1e-4, atol=1e-5,
+            )  # fmt: skip
+            torch.testing.assert_close(
+                short.segment_offsets[video, short_start : short_start + count],
+                long.segment_offsets[video, long_start : long_start + count], rtol=1e-4, atol=1e-5,
+            )  # fmt: skip
+
+
+def test_batch_composition_does_not_change_outputs(tiny_config):
+    model = build(tiny_config).eval()
+    batch = make_tiny_batch(tiny_config, (32, 20, 9))
+    batch.pop("labels")
+    together = model(**batch)
+    alone = model(**{key: value[1:2] for key, value in batch.items()})
+    torch.testing.assert_close(together.logits[1], alone.logits[0], rtol=1e-4, atol=1e-5)
+
+
+def test_fully_padded_video_stays_finite(tiny_config):
+    model = build(tiny_config).eval()
+    batch = make_tiny_batch(tiny_config, (32, 20, 9))
+    batch.pop("labels")
+    batch["attention_mask"][2] = 0
+    output = model(**batch)
+    assert torch.isfinite(output.logits).all() and torch.isfinite(output.segment_offsets).all()
+    assert not output.point_mask[2].any()
+
+
+def test_unpadded_length_is_padded_to_the_largest_stride(tiny_config):
+    model = build(tiny_config).eval()
+    output = model(torch.randn(2, 30, 24), torch.randn(2, 30, 12))
+    assert output.logits.shape[1] == 32 + 16 + 8
+    assert output.point_mask[:, :32].sum(1).tolist() == [30, 30]
+
+
+def test_bad_input_shapes(tiny_config):
+    model = build(tiny_config)
+    with pytest.raises(ValueError, match="visual_dim=24"):
+        model(torch.randn(1, 32, 25), torch.randn(1, 32, 12))
+    with pytest.raises(ValueError, match="share"):
+        model(torch.randn(1, 32, 24), torch.randn(1, 31, 12))
+    with pytest.raises(ValueError, match="one dict per video"):
+        model(
+            torch.randn(2, 32, 24),
+            torch.randn(2, 32, 12),
+            labels=[{"class_labels": [0], "segments": [[1, 2]]}],
+        )
+    with pytest.raises(ValueError, match=r"class_labels.*\[0, 5\)"):
+        model(
+            torch.randn(1, 32, 24),
+            torch.randn(1, 32, 12),
+            labels=[{"class_labels": [7], "segments": [[1, 2]]}],
+        )
+
+
+def test_save_load_round_trip(tmp_path, tiny_config, tiny_batch):
+    from transformers import AutoModel
+
+    model = build(tiny_config).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    tiny_batch.pop("labels")
+    expected = model(**tiny_batch)
+    for loaded in (LocoForEventLocalization.from_pretrained(tmp_path), AutoModel.from_pretrained(tmp_path)):
+        assert isinstance(loaded, LocoForEventLocalization)
+        output = loaded.eval()(**tiny_batch)
+        torch.testing.assert_close(output.logits, expected.logits)
+        torch.testing.assert_close(output.segment_offsets, expected.segment_offsets)
+    assert float(LocoForEventLocalization.from_pretrained(tmp_path).loss_normalizer) == 250.0
+
+
+def test_initialisation(tiny_config):
+    model = build(tiny_config)
+    bias = model.classification_head.prior_bias
+    torch.testing.assert_close(bias, torch.full_like(bias, -4.59512), atol=1e-4, rtol=0)
+    assert model.regression_head.level_scales.tolist() == [1.0, 1.0, 1.0]
+    block = model.loco.visual_pyramid[0]
+    assert torch.all(block.attention_scale == 1e-4)
+    width = block.local_window
+    initial = width.min_window + (width.max_window - width.min_window) * torch.sigmoid(width.width_bias)
+    torch.testing.assert_close(initial, torch.tensor([1.0, 2.0]))
+
+
+def test_bf16_forward(tiny_config, tiny_batch):
+    model = build(tiny_config).eval()
+    tiny_batch.pop("labels")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(**tiny_batch)
+    assert torch.isfinite(output.logits.float()).all()
+    model = model.to(torch.bfloat16)
+    output = model(
+        **{k: (v.to(torch.bfloat16) if v.is_floating_point() else v) for k, v in tiny_batch.items()}
+    )
+    assert output.logits.dtype == torch.bfloat16 and torch.isfinite(output.logits.float()).all()
+
+
+def test_loss_normalizer_ema_updates_only_in_training(tiny_config, tiny_batch):
+    model = build(tiny_config).eval()
+    model(**tiny_batch)
+    assert float(model.loss_normalizer) == 250.0
+    model.train()
+    output = model(**tiny_batch)
+    assert 0 < float(model.loss_normalizer) < 250.0
+    assert output.loss is not None
+
+
+def test_unav_baseline_parameter_count():
+    # The UnAV reference model (I3D + VGGish, dependency block) has about 139.5 M parameters.
+    with torch.device("meta"):
+        model = LocoForEventLocalization(LocoConfig.from_preset("unav-baseline"))
+    count = sum(p.numel() for p in model.parameters())
+    assert abs(count - 139.5e6) / 139.5e6 < 0.005
+
+
+def reference_assignment(positions, strides, ranges, segments, classes, num_classes):
+    """A plain loop over points and events, following the UnAV rules, with the shortest same-class event winning."""
+    cls = torch.zeros(len(positions), num_classes)
+    reg = torch.zeros(len(positions), num_classes, 2)
+    best = torch.full((len(positions), num_classes), float("inf"))
+    for p in range(len(positions)):
+        t, s = float(positions[p]), float(strides[p])
+        for (start, end), c in zip(segments.tolist(), classes.tolist(), strict=True):
+            left, right = t - start, end - t
+            if min(left, right) > 0 and ranges[p][0] <= max(left, right) <= ranges[p][1]:
+                cls[p, c] = 1
+                if end - start < best[p, c]:
+                    best[p, c] = end - start
+                    reg[p, c] = torch.tensor([left / s, right / s])
+    return cls, reg
+
+
+def test_assign_labels_matches_a_plain_loop(tiny_config):
+    generator = torch.Generator().manual_seed(3)
+    positions, strides, ranges = make_points(32, tiny_config)
+    labels = []
+    for count in (0, 1, 4, 7):
+        starts = torch.rand(count, generator=generator) * 30 - 2
+        lengths = torch.rand(count, generator=generator) * 20 + 0.3
+        labels.append({"class_labels": torch.randint(0, 5, (count,), generator=generator),
+                       "segments": torch.stack([starts, starts + lengths], -1)})  # fmt: skip
+    # An event with boundaries exactly on points and a same-class pair sharing points.
+    labels.append(
+        {
+            "class_labels": torch.tensor([2, 2, 0]),
+            "segments": torch.tensor([[4.0, 8.0], [3.0, 12.0], [4.0, 8.0]]),
+        }
+    )
+    segments, classes, valid = pad_labels(labels, 5, "cpu")
+    cls, reg = assign_labels(positions, strides, ranges, segments, classes, valid, 5)
+    for index, video in enumerate(labels):
+        expected_cls, expected_reg = reference_assignment(
+            positions, strides, ranges, video["segments"], video["class_labels"], 5
+        )
+        torch.testing.assert_close(cls[index], expected_cls)
+        torch.testing.assert_close(reg[index], expected_reg)
+    assert cls[0].sum() == 0
+    # Point 4 sits on the boundary of [4, 8]: not strictly inside, so not positive for class 0 at level 0.
+    assert cls[-1, 4, 0] == 0 and cls[-1, 6, 0] == 1 and reg[-1, 6, 0].tolist() == [2.0, 2.0]
+
+
+def test_diou_and_focal_hand_computed():
+    # Identical offsets: IoU 1, no centre distance -> 0.
+    assert diou_loss_1d(torch.tensor([[2.0, 3.0]]), torch.tensor([[2.0, 3.0]])).item() == pytest.approx(0.0)
+    # pred (1, 1), target (2, 2): IoU = 2/4; centres coincide -> 0.5.
+    assert diou_loss_1d(torch.tensor([[1.0, 1.0]]), torch.tensor([[2.0, 2.0]])).item() == pytest.approx(0.5)
+    # pred (0, 2) vs target (2, 0): intersection 0, union 4, enclosing 4, centre distance 0.5 * (2 - (-2)) = 2.
+    assert diou_loss_1d(torch.tensor([[0.0, 2.0]]), torch.tensor([[2.0, 0.0]])).item() == pytest.approx(
+        1 + 0.25
+    )
+    # Focal loss at logit 0: p = 0.5, CE = log 2, (1 - p_t)^2 = 0.25, alpha weights 0.25 / 0.75.
+    loss = sigmoid_focal_loss(torch.zeros(2), torch.tensor([1.0, 0.0]))
+    assert loss.item() == pytest.approx(0.25 * 0.6931472 * 0.25 + 0.75 * 0.6931472 * 0.25, rel=1e-5)
+
+
+def test_remote_code_loads_without_the_package(tmp_path, tiny_config, tiny_batch):
+    model = build(tiny_config).eval()
+    model.save_pretrained(tmp_path / "checkpoint")
+    for name in ("configuration_loco.py", "modeling_loco.py"):
+        assert (tmp_path / "checkpoint" / name).exists()
+    tiny_batch.pop("labels")
+    torch.save({"inputs": tiny_batch, "logits": model(**tiny_batch).logits}, tmp_path / "expected.pt")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["loco_hf"] = None  # make the installed package unimportable
+        import torch
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained({str(tmp_path / "checkpoint")!r}, trust_remote_code=True).eval()
+        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        expected = torch.load({str(tmp_path / "expected.pt")!r})
+        torch.testing.assert_close(model(**expected["inputs"]).logits, expected["logits"])
+        print("remote code ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "remote code ok" in result.stdout
