@@ -4,9 +4,16 @@ Importing the package registers LoCo with the transformers Auto classes, and mar
 `register_for_auto_class` so that a saved checkpoint carries its code and loads with `trust_remote_code=True`.
 """
 
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
 from .configuration_loco import PRESETS, UNAV100_CLASS_NAMES, LocoConfig
+from .feature_extraction_loco import (
+    LocoFeatureExtractor,
+    decode_segments,
+    seconds_to_steps,
+    soft_nms_1d,
+    steps_to_seconds,
+)
 from .modeling_loco import (
     LocoEventLocalizationOutput,
     LocoForEventLocalization,
@@ -16,15 +23,22 @@ from .modeling_loco import (
 
 AutoConfig.register(LocoConfig.model_type, LocoConfig, exist_ok=True)
 AutoModel.register(LocoConfig, LocoForEventLocalization, exist_ok=True)
+AutoFeatureExtractor.register(LocoConfig, LocoFeatureExtractor, exist_ok=True)
 LocoConfig.register_for_auto_class()
 LocoForEventLocalization.register_for_auto_class("AutoModel")
+LocoFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 
 __all__ = [
     "PRESETS",
     "UNAV100_CLASS_NAMES",
     "LocoConfig",
     "LocoEventLocalizationOutput",
+    "LocoFeatureExtractor",
     "LocoForEventLocalization",
     "LocoModel",
     "LocoPreTrainedModel",
+    "decode_segments",
+    "seconds_to_steps",
+    "soft_nms_1d",
+    "steps_to_seconds",
 ]

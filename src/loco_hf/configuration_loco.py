@@ -116,7 +116,10 @@ class LocoConfig(PreTrainedConfig):
         lcf_radius (`int`, default 2): half width r of the local window, in steps.
         lcf_projection_dim (`int`, default 128): dimension of the coherence projections.
         lcf_temperature (`float`, default 0.1): softmax and InfoNCE temperature tau.
-        lcf_loss_weight (`float`, default 0.1): weight of the label-free LCF contrastive loss.
+        lcf_loss_weight (`float`, default 0.1): weight of the LCF contrastive loss.
+        lcf_contrastive_positives (`str`, default "event"): positives of the LCF contrastive loss. "local": every
+            pair within the window (the label-free form); "event": pairs within the window inside labelled events
+            of a shared class (see docs/architecture.md).
 
     LAC, Local Adaptive Cross-modal interaction:
         use_lac (`bool`, default True): add the adaptive Gaussian window bias to cross-modal attention.
@@ -172,6 +175,7 @@ class LocoConfig(PreTrainedConfig):
     lcf_projection_dim: int = 128
     lcf_temperature: float = 0.1
     lcf_loss_weight: float = 0.1
+    lcf_contrastive_positives: str = "event"
 
     # LAC
     use_lac: bool = True
@@ -281,6 +285,10 @@ class LocoConfig(PreTrainedConfig):
                     f"LocoConfig.lac_initial_windows values must lie strictly between lac_min_window "
                     f"({self.lac_min_window}) and lac_max_window ({self.lac_max_window}), got {width}."
                 )
+        if self.lcf_contrastive_positives not in ("local", "event"):
+            raise ValueError(
+                f"LocoConfig.lcf_contrastive_positives must be 'local' or 'event', got {self.lcf_contrastive_positives!r}."
+            )
         if self.cross_attention_queries not in CROSS_ATTENTION_QUERY_CONVENTIONS:
             raise ValueError(
                 f"LocoConfig.cross_attention_queries must be one of {CROSS_ATTENTION_QUERY_CONVENTIONS}, "

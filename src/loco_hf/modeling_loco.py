@@ -670,17 +670,23 @@ def local_contrastive_loss(
     mask: torch.BoolTensor,
     radius: int,
     temperature: float,
+    step_classes: torch.BoolTensor | None = None,
 ) -> torch.Tensor:
-    """LCF's label-free loss: symmetric multi-positive InfoNCE between the two streams' projections.
+    """LCF's contrastive loss: symmetric multi-positive InfoNCE between the two streams' projections.
 
     For an audio step t of video b the positives are the visual steps s of the same video with |t - s| <= r; the
     negatives are every other valid visual step of the batch, other videos included. Symmetric in the two streams.
+    With `step_classes` (event-aware positives) a pair is positive only when both steps lie inside labelled events
+    of a shared class, and only such steps are anchors: background and one-modality distractors, which are never
+    labelled, become negatives instead of positives, so coherence separates shared from modality-specific content.
 
     Args:
         visual_projections, audio_projections (`torch.FloatTensor` of shape `(B, T, D')`): L2-normalised.
         mask (`torch.BoolTensor` of shape `(B, T)`).
+        step_classes (`torch.BoolTensor` of shape `(B, T, C)`, *optional*): classes of the labelled events
+            covering each step.
     Returns:
-        The mean over valid anchors and both directions, a scalar.
+        The mean over anchors and both directions, a scalar (0 when there is no anchor).
     """
     video_index = torch.arange(mask.shape[0], device=mask.device).view(-1, 1).expand_as(mask)[mask]  # (N,)
     step_index = torch.arange(mask.shape[1], device=mask.device).view(1, -1).expand_as(mask)[mask]
@@ -689,10 +695,26 @@ def local_contrastive_loss(
     positive = (video_index[:, None] == video_index[None, :]) & (
         (step_index[:, None] - step_index[None, :]).abs() <= radius
     )
+    if step_classes is not None:
+        classes = step_classes[mask].float()  # (N, C)
+        positive = positive & ((classes @ classes.T) > 0)
     minimum = torch.finfo(logits.dtype).min
     audio_to_visual = torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~positive, minimum), 1)
     visual_to_audio = torch.logsumexp(logits, 0) - torch.logsumexp(logits.masked_fill(~positive, minimum), 0)
-    return 0.5 * (audio_to_visual.mean() + visual_to_audio.mean())
+    audio_anchors, visual_anchors = positive.any(1), positive.any(0)
+    if not audio_anchors.any():
+        return logits.sum() * 0.0
+    return 0.5 * (audio_to_visual[audio_anchors].mean() + visual_to_audio[visual_anchors].mean())
+
+
+def step_event_classes(segments, classes, valid, seq_len: int, num_classes: int) -> torch.BoolTensor:
+    """Classes of the labelled events covering each step: (B, K, 2) steps, (B, K), (B, K) -> (B, T, C) bool."""
+    steps = torch.arange(seq_len, device=segments.device, dtype=torch.float32).view(1, -1, 1)  # (1, T, 1)
+    inside = (
+        (steps >= segments[:, None, :, 0]) & (steps <= segments[:, None, :, 1]) & valid[:, None, :]
+    )  # (B, T, K)
+    one_hot = F.one_hot(classes, num_classes).float()  # (B, K, C)
+    return torch.einsum("btk,bkc->btc", inside.float(), one_hot) > 0
 
 
 def compute_loss(
@@ -993,11 +1015,19 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             momentum = config.loss_normalizer_momentum
             self.loss_normalizer.mul_(momentum).add_((1 - momentum) * num_positive.clamp(min=1))
         if config.use_lcf:
+            step_classes = None
+            if config.lcf_contrastive_positives == "event":
+                step_classes = step_event_classes(segments, classes, valid, seq_len, config.num_labels)
             lcf_loss = torch.stack(
                 [
                     local_contrastive_loss(
-                        visual, audio, base.point_mask[:, :seq_len], config.lcf_radius, config.lcf_temperature
-                    )
+                        visual,
+                        audio,
+                        base.point_mask[:, :seq_len],
+                        config.lcf_radius,
+                        config.lcf_temperature,
+                        step_classes,
+                    )  # fmt: skip
                     for visual, audio in zip(
                         base.lcf_visual_projections, base.lcf_audio_projections, strict=True
                     )
