@@ -7,6 +7,7 @@ Importing the package registers LoCo with the transformers Auto classes, and mar
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
 from .configuration_loco import PRESETS, UNAV100_CLASS_NAMES, LocoConfig
+from .evaluation import average_precision_by_length, false_positive_breakdown, mean_average_precision
 from .feature_extraction_loco import (
     LocoFeatureExtractor,
     decode_segments,
@@ -37,7 +38,10 @@ __all__ = [
     "LocoForEventLocalization",
     "LocoModel",
     "LocoPreTrainedModel",
+    "average_precision_by_length",
     "decode_segments",
+    "false_positive_breakdown",
+    "mean_average_precision",
     "seconds_to_steps",
     "soft_nms_1d",
     "steps_to_seconds",

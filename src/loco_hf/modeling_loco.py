@@ -672,10 +672,11 @@ def local_contrastive_loss(
     temperature: float,
     step_classes: torch.BoolTensor | None = None,
 ) -> torch.Tensor:
-    """LCF's contrastive loss: symmetric multi-positive InfoNCE between the two streams' projections.
+    """LCF's contrastive loss: symmetric multi-positive InfoNCE between the two streams' projections, per video.
 
-    For an audio step t of video b the positives are the visual steps s of the same video with |t - s| <= r; the
-    negatives are every other valid visual step of the batch, other videos included. Symmetric in the two streams.
+    For an audio step t the positives are the visual steps s of the same video with |t - s| <= r; the negatives
+    are the other valid visual steps of the same video. Symmetric in the two streams. Negatives stay within the
+    video: the prototype found cross-video negatives made LCF worse, and they cost O((B T)^2) instead of O(B T^2).
     With `step_classes` (event-aware positives) a pair is positive only when both steps lie inside labelled events
     of a shared class, and only such steps are anchors: background and one-modality distractors, which are never
     labelled, become negatives instead of positives, so coherence separates shared from modality-specific content.
@@ -688,20 +689,20 @@ def local_contrastive_loss(
     Returns:
         The mean over anchors and both directions, a scalar (0 when there is no anchor).
     """
-    video_index = torch.arange(mask.shape[0], device=mask.device).view(-1, 1).expand_as(mask)[mask]  # (N,)
-    step_index = torch.arange(mask.shape[1], device=mask.device).view(1, -1).expand_as(mask)[mask]
-    visual, audio = visual_projections[mask].float(), audio_projections[mask].float()  # (N, D')
-    logits = audio @ visual.T / temperature  # (N, N): audio anchors x visual candidates
-    positive = (video_index[:, None] == video_index[None, :]) & (
-        (step_index[:, None] - step_index[None, :]).abs() <= radius
-    )
+    steps = torch.arange(mask.shape[1], device=mask.device)
+    pair_mask = mask[:, :, None] & mask[:, None, :]  # (B, T, T): both steps valid
+    positive = pair_mask & ((steps[:, None] - steps[None, :]).abs() <= radius)  # (B, T, T)
     if step_classes is not None:
-        classes = step_classes[mask].float()  # (N, C)
-        positive = positive & ((classes @ classes.T) > 0)
+        classes = step_classes.float()
+        positive = positive & (torch.bmm(classes, classes.transpose(1, 2)) > 0)
+    # (B, T, D') x (B, D', T) -> (B, T, T): audio anchors x visual candidates
+    logits = torch.bmm(audio_projections.float(), visual_projections.float().transpose(1, 2)) / temperature
     minimum = torch.finfo(logits.dtype).min
-    audio_to_visual = torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~positive, minimum), 1)
-    visual_to_audio = torch.logsumexp(logits, 0) - torch.logsumexp(logits.masked_fill(~positive, minimum), 0)
-    audio_anchors, visual_anchors = positive.any(1), positive.any(0)
+    all_pairs = logits.masked_fill(~pair_mask, minimum)
+    positive_pairs = logits.masked_fill(~positive, minimum)
+    audio_to_visual = torch.logsumexp(all_pairs, 2) - torch.logsumexp(positive_pairs, 2)  # (B, T)
+    visual_to_audio = torch.logsumexp(all_pairs, 1) - torch.logsumexp(positive_pairs, 1)
+    audio_anchors, visual_anchors = positive.any(2), positive.any(1)
     if not audio_anchors.any():
         return logits.sum() * 0.0
     return 0.5 * (audio_to_visual[audio_anchors].mean() + visual_to_audio[visual_anchors].mean())
