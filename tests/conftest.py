@@ -11,11 +11,15 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="loco_hf_test_home_")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tiny models run fastest on one thread, and subprocesses (remote code, accelerate launches) inherit this.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from loco_hf import LocoConfig  # noqa: E402
+
+torch.set_num_threads(1)
 
 
 def make_tiny_config(**overrides) -> LocoConfig:

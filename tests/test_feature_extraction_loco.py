@@ -193,6 +193,32 @@ def test_training_pads_to_exactly_max_seq_len(small_extractor):
     assert batch["attention_mask"].sum(dim=1).tolist() == [30, 224]
 
 
+def test_longest_padding_rounds_up_to_the_largest_stride(small_extractor):
+    visual = [np.ones((40, 256), np.float32), np.ones((70, 256), np.float32)]
+    audio = [np.ones((40, 128), np.float32), np.ones((70, 128), np.float32)]
+    batch = small_extractor(visual, audio, return_tensors="pt", training=True, padding="longest")
+    assert batch["visual_features"].shape == (2, 96, 256) and batch["attention_mask"].sum(1).tolist() == [40, 70]
+    with pytest.raises(ValueError, match="padding must be"):
+        small_extractor(visual, audio, padding="shortest")
+
+
+def test_longest_padding_gives_the_same_predictions(small_extractor):
+    from loco_hf import LocoForEventLocalization
+
+    torch.manual_seed(0)
+    model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+    visual = [np.random.randn(40, 256).astype(np.float32), np.random.randn(61, 256).astype(np.float32)]
+    audio = [np.random.randn(40, 128).astype(np.float32), np.random.randn(61, 128).astype(np.float32)]
+    results = []
+    for padding in ("max_length", "longest"):
+        with torch.no_grad():
+            outputs = model(**small_extractor(visual, audio, return_tensors="pt", padding=padding))
+        results.append(small_extractor.post_process_event_localization(outputs, [15.0, 20.0]))
+    for reference, compact in zip(*results, strict=True):
+        torch.testing.assert_close(reference["scores"], compact["scores"], rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(reference["segments"], compact["segments"], rtol=1e-4, atol=1e-4)
+
+
 def test_single_video_and_3d_batch(small_extractor):
     generator = np.random.default_rng(3)
     visual, audio = random_video(generator, 40, small_extractor)

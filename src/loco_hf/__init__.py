@@ -21,6 +21,7 @@ from .modeling_loco import (
     LocoModel,
     LocoPreTrainedModel,
 )
+from .pipeline_loco import AudioVisualEventLocalizationPipeline, load_pipeline, save_pipeline
 
 AutoConfig.register(LocoConfig.model_type, LocoConfig, exist_ok=True)
 AutoModel.register(LocoConfig, LocoForEventLocalization, exist_ok=True)
@@ -30,6 +31,7 @@ LocoForEventLocalization.register_for_auto_class("AutoModel")
 LocoFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 
 __all__ = [
+    "AudioVisualEventLocalizationPipeline",
     "PRESETS",
     "UNAV100_CLASS_NAMES",
     "LocoConfig",
@@ -41,8 +43,10 @@ __all__ = [
     "average_precision_by_length",
     "decode_segments",
     "false_positive_breakdown",
+    "load_pipeline",
     "mean_average_precision",
     "seconds_to_steps",
+    "save_pipeline",
     "soft_nms_1d",
     "steps_to_seconds",
 ]

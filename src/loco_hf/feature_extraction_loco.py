@@ -473,6 +473,7 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         return_tensors: str | None = None,
         training: bool = False,
         video_ids: Sequence[str] | None = None,
+        padding: str = "max_length",
     ) -> BatchFeature:
         """
         Aligns, pads and masks the features of one video or a batch of videos.
@@ -489,6 +490,10 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             return_tensors (`str`, *optional*): "pt" for torch tensors, "np" or None for numpy arrays.
             training (`bool`, default False): pad to exactly `max_seq_len`.
             video_ids (`list[str]`, *optional*): one id per video, used in error messages.
+            padding (`str`, default "max_length"): "max_length" pads as described above (the UnAV reference);
+                "longest" pads only to the longest video rounded up to a multiple of `max_stride` (at least one
+                stride). The model's outputs at valid steps do not depend on the amount of padding (its tests
+                check it), so "longest" gives the same predictions for less compute.
 
         Returns:
             `BatchFeature` with visual_features `(B, T', visual_dim)` float32, audio_features `(B, T', audio_dim)`
@@ -534,7 +539,11 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             audio_arrays.append(audio[:length])
 
         longest = max(len(visual) for visual in visual_arrays)
-        if training:
+        if padding not in ("max_length", "longest"):
+            raise ValueError(f"padding must be 'max_length' or 'longest', got {padding!r}.")
+        if padding == "longest":
+            padded_length = -(-longest // self.max_stride) * self.max_stride
+        elif training:
             padded_length = self.max_seq_len
         else:
             padded_length = max(self.max_seq_len, -(-longest // self.max_stride) * self.max_stride)

@@ -1,0 +1,307 @@
+"""Tests of loco_hf.pipeline_loco: the audio-visual-event-localization pipeline, saving it with a checkpoint, and
+loading that checkpoint in a fresh interpreter (from a directory and from the local Hub test server).
+
+The tiny model is untrained, so its scores sit near the classification prior (0.01); the fixture raises the
+classifier's prior bias so that the default threshold keeps some events.
+"""
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tiny_config
+from hub_server import hub_environment, serve, stop
+from transformers import pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from loco_hf import LocoFeatureExtractor, LocoForEventLocalization
+from loco_hf.data.synthetic import synthetic_unav
+from loco_hf.pipeline_loco import (
+    DEFAULT_THRESHOLD,
+    TASK,
+    AudioVisualEventLocalizationPipeline,
+    load_pipeline,
+    save_pipeline,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """One torch thread: tiny models gain nothing from two, and on busy cores the threads' barriers cost 100x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_model(config, prior_bias: float = 0.0):
+    torch.manual_seed(0)
+    model = LocoForEventLocalization(config).eval()
+    with torch.no_grad():
+        model.classification_head.prior_bias.fill_(prior_bias)  # scores around sigmoid(0) = 0.5
+    return model
+
+
+@pytest.fixture(scope="module")
+def parts():
+    config = make_tiny_config()
+    return make_model(config), LocoFeatureExtractor.from_model_config(config)
+
+
+@pytest.fixture(scope="module")
+def localizer(parts):
+    model, extractor = parts
+    return pipeline(TASK, model=model, feature_extractor=extractor)
+
+
+def make_video(num_steps=20, seed=0, visual_dim=24, audio_dim=12):
+    generator = np.random.default_rng(seed)
+    return {
+        "visual_features": generator.standard_normal((num_steps, visual_dim)).astype(np.float32),
+        "audio_features": generator.standard_normal((num_steps, audio_dim)).astype(np.float32),
+    }
+
+
+def manual_events(parts, video, duration):
+    """The wiring the pipeline must reproduce: feature extractor -> model -> post-processing."""
+    model, extractor = parts
+    inputs = extractor(video["visual_features"], video["audio_features"], return_tensors="pt")
+    with torch.no_grad():
+        outputs = model(**inputs)
+    (result,) = extractor.post_process_event_localization(outputs, [duration])
+    return result
+
+
+def default_duration(num_steps, extractor):
+    return ((num_steps - 1) * extractor.feature_stride + extractor.feature_window) / extractor.fps
+
+
+# ---- in-process behaviour ---------------------------------------------------------------------------------------
+
+
+def test_task_is_registered(localizer):
+    assert TASK in PIPELINE_REGISTRY.get_supported_tasks()
+    assert isinstance(localizer, AudioVisualEventLocalizationPipeline)
+
+
+def test_output_matches_manual_wiring(parts, localizer):
+    video = make_video(num_steps=20)
+    duration = default_duration(20, parts[1])  # 7.04 s on the UnAV grid
+    assert duration == pytest.approx(7.04)
+    expected = manual_events(parts, video, duration)
+    events = localizer(video, threshold=0.0)
+    assert events and all(set(event) == {"label", "start", "end", "score"} for event in events)
+    assert [(e["start"], e["end"]) for e in events] == sorted((e["start"], e["end"]) for e in events)
+    assert all(0 <= e["start"] <= e["end"] <= duration + 1e-6 for e in events)
+    got = sorted((e["label"], round(e["start"], 4), round(e["end"], 4), round(e["score"], 5)) for e in events)
+    want = sorted(
+        (name, round(start, 4), round(end, 4), round(score, 5))
+        for name, (start, end), score in zip(
+            expected["label_names"], expected["segments"].tolist(), expected["scores"].tolist(), strict=True
+        )
+    )
+    assert got == want
+
+
+def test_threshold_and_top_k(localizer):
+    video = make_video(num_steps=20)
+    everything = localizer(video, threshold=0.0)
+    scores = sorted((e["score"] for e in everything), reverse=True)
+    assert len(everything) > 5
+    default = localizer(video)
+    assert sorted(e["score"] for e in default) == sorted(s for s in scores if s >= DEFAULT_THRESHOLD)
+    middle = scores[len(scores) // 2]
+    assert all(e["score"] >= middle for e in localizer(video, threshold=middle))
+    best = localizer(video, threshold=0.0, top_k=3)
+    assert sorted((e["score"] for e in best), reverse=True) == pytest.approx(scores[:3])
+    assert [e["start"] for e in best] == sorted(e["start"] for e in best)
+
+
+def test_input_forms_and_duration(localizer, tmp_path):
+    video = make_video(num_steps=25, seed=1)
+    reference = localizer(video, threshold=0.0)
+    np.save(tmp_path / "visual.npy", video["visual_features"])
+    np.save(tmp_path / "audio.npy", video["audio_features"])
+    from_paths = localizer(
+        {"visual_features": str(tmp_path / "visual.npy"), "audio_features": tmp_path / "audio.npy"},
+        threshold=0.0,
+    )
+    from_tensors = localizer({key: torch.from_numpy(value) for key, value in video.items()}, threshold=0.0)
+    assert from_paths == reference
+    assert [e["label"] for e in from_tensors] == [e["label"] for e in reference]
+    # A given duration clips the events; streams of different lengths are cut to the shorter one.
+    clipped = localizer({**video, "duration": 3.0}, threshold=0.0)
+    assert clipped and max(e["end"] for e in clipped) <= 3.0 + 1e-6
+    shorter_audio = {**video, "audio_features": video["audio_features"][:20]}
+    assert localizer(shorter_audio, threshold=0.0) == localizer(
+        {key: value[:20] for key, value in video.items()}, threshold=0.0
+    )
+
+
+def test_dataset_rows_are_accepted(localizer):
+    video = make_video(num_steps=20)
+    row = {
+        **video, "video_id": "row-1", "duration": 7.04, "fps": 25.0, "feature_stride": 8, "feature_window": 24,
+        "segments": [[1.0, 2.0]], "labels": [3],
+    }  # fmt: skip
+    assert localizer(row, threshold=0.0) == localizer(video, threshold=0.0)
+
+
+def test_streams_dataset_rows(localizer, tmp_path):
+    dataset = synthetic_unav(
+        num_videos=10, split="test", visual_dim=24, audio_dim=12, num_classes=5, cache_dir=tmp_path
+    )  # two test videos
+    expected = [
+        localizer({"visual_features": row["visual_features"], "audio_features": row["audio_features"],
+                   "duration": row["duration"]}, threshold=0.0, top_k=4)
+        for row in dataset.with_format("numpy")
+    ]  # fmt: skip
+    streamed = localizer((row for row in dataset), threshold=0.0, top_k=4)  # Python format: nested lists
+    assert list(streamed) == expected
+    batched = localizer((row for row in dataset.with_format("numpy")), threshold=0.0, top_k=4, batch_size=2)
+    assert [[e["label"] for e in events] for events in batched] == [
+        [e["label"] for e in events] for events in expected
+    ]
+
+
+def test_lists_and_batches(localizer):
+    videos = [
+        make_video(num_steps=20, seed=2),
+        make_video(num_steps=45, seed=3),
+        make_video(num_steps=9, seed=4),
+    ]
+    one_by_one = [localizer(video, threshold=0.0, top_k=10) for video in videos]
+    as_list = localizer(videos, threshold=0.0, top_k=10)
+    batched = localizer(videos, threshold=0.0, top_k=10, batch_size=3)
+    assert as_list == one_by_one
+    # Padding the batch to a common length changes no valid output.
+    for got, want in zip(batched, one_by_one, strict=True):
+        assert [e["label"] for e in got] == [e["label"] for e in want]
+        np.testing.assert_allclose(
+            [[e["start"], e["end"], e["score"]] for e in got], [[e["start"], e["end"], e["score"]] for e in want],
+            rtol=1e-4, atol=1e-4,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bad_input", "message"),
+    [
+        ([[0.0]], "takes a dict"),
+        ({"visual_features": np.zeros((5, 24))}, r"lacks \['audio_features'\]"),
+        ({**make_video(), "visual": 1}, r"Unknown keys \['visual'\]"),
+        ({**make_video(), "duration": -2.0}, "positive, finite"),
+        ({**make_video(), "duration": "ten"}, "number of seconds"),
+        ({**make_video(), "fps": 16.0, "video_id": "v7"}, "fps of video 'v7' is 16.0"),
+        ({**make_video(visual_dim=23), "video_id": "v8"}, "'v8'.*23 channels"),
+        (
+            {**make_video(), "audio_features": "missing.npy", "video_id": "v9"},
+            "audio_features of video 'v9': no such",
+        ),
+        ({**make_video(), "audio_features": {"a": 1}}, "must be a .T, D. numpy array"),
+        ({**make_video(), "audio_features": [[1.0, 2.0], [3.0]]}, "audio_features of .* not a rectangular"),
+    ],
+)
+def test_bad_inputs_raise_value_errors(localizer, bad_input, message):
+    with pytest.raises(ValueError, match=message):
+        localizer(bad_input)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"threshold": 1.5}, "threshold must be"),
+        ({"top_k": 0}, "top_k must be"),
+        ({"top_k": 2.5}, "top_k must be"),
+        ({"nms_sigma": 0.5}, r"Unknown parameters \['nms_sigma'\]"),
+    ],
+)
+def test_bad_parameters_raise_value_errors(localizer, parameters, message):
+    with pytest.raises(ValueError, match=message):
+        localizer(make_video(), **parameters)
+
+
+# ---- saving and loading -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(parts, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("checkpoint")
+    save_pipeline(*parts, directory)
+    return directory
+
+
+def test_save_pipeline_writes_code_and_custom_pipelines(saved_checkpoint, localizer):
+    names = {path.name for path in saved_checkpoint.iterdir()}
+    assert {
+        "config.json", "model.safetensors", "preprocessor_config.json", "pipeline_loco.py", "modeling_loco.py",
+        "configuration_loco.py", "feature_extraction_loco.py",
+    } <= names  # fmt: skip
+    config = json.loads((saved_checkpoint / "config.json").read_text())
+    assert config["custom_pipelines"] == {
+        TASK: {
+            "impl": "pipeline_loco.AudioVisualEventLocalizationPipeline",
+            "pt": ["AutoModel"],
+            "type": "multimodal",
+        }
+    }
+    assert config["auto_map"]["AutoModel"] == "modeling_loco.LocoForEventLocalization"
+    # The pipeline code is Hub-portable: no import of loco_hf or of another package module.
+    source = (saved_checkpoint / "pipeline_loco.py").read_text()
+    assert "loco_hf" not in source and "from ." not in source
+    reloaded = load_pipeline(saved_checkpoint)
+    assert isinstance(reloaded, AudioVisualEventLocalizationPipeline)
+    video = make_video(num_steps=30, seed=5)
+    assert reloaded(video, threshold=0.0) == localizer(video, threshold=0.0)
+
+
+FRESH_PROCESS = """
+import json, sys
+import numpy as np
+from huggingface_hub import HfApi
+from transformers import pipeline
+
+video = {key: np.asarray(value, dtype=np.float32) for key, value in ARGS["video"].items()}
+from_directory = pipeline(model=ARGS["directory"], trust_remote_code=True)
+api = HfApi()
+repo_id = api.create_repo("loco-tiny").repo_id
+api.upload_folder(repo_id=repo_id, folder_path=ARGS["directory"])
+from_hub = pipeline(model=repo_id, trust_remote_code=True)
+print(json.dumps({
+    "loco_hf_imported": any(name.split(".")[0] == "loco_hf" for name in sys.modules),
+    "classes": [type(p).__module__.split(".")[0] + ":" + type(p).__name__ for p in (from_directory, from_hub)],
+    "directory": from_directory(video, threshold=0.0, top_k=8),
+    "hub": from_hub([video, video], threshold=0.0, top_k=8),
+}))
+"""
+
+
+def test_fresh_process_loads_from_directory_and_hub(saved_checkpoint, localizer, tmp_path):
+    """`pipeline(model=..., trust_remote_code=True)` without loco-hf imported: from the folder, then from the Hub."""
+    video = make_video(num_steps=30, seed=6)
+    expected = localizer(video, threshold=0.0, top_k=8)
+    server, url = serve()
+    try:
+        arguments = {"directory": str(saved_checkpoint), "video": {k: v.tolist() for k, v in video.items()}}
+        result = subprocess.run(
+            [sys.executable, "-c", "import json, sys\nARGS = json.loads(sys.argv[1])\n" + textwrap.dedent(FRESH_PROCESS),
+             json.dumps(arguments)],
+            env={**hub_environment(url, tmp_path / "hf_home"), "OMP_NUM_THREADS": "1"}, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+            timeout=240,
+        )  # fmt: skip
+    finally:
+        stop(server)
+    assert result.returncode == 0, "the client failed: its traceback is in the captured stderr"
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["loco_hf_imported"] is False
+    assert loaded["classes"] == ["transformers_modules:AudioVisualEventLocalizationPipeline"] * 2
+    for events in (loaded["directory"], *loaded["hub"]):
+        assert [e["label"] for e in events] == [e["label"] for e in expected]
+        for got, want in zip(events, expected, strict=True):
+            assert all(
+                math.isclose(got[k], want[k], rel_tol=1e-5, abs_tol=1e-5) for k in ("start", "end", "score")
+            )
