@@ -7,6 +7,14 @@ Importing the package registers LoCo with the transformers Auto classes, and mar
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
 from .configuration_loco import PRESETS, UNAV100_CLASS_NAMES, LocoConfig
+from .data import (
+    LocoDataCollator,
+    UnAV100Builder,
+    export_to_parquet,
+    load_event_dataset,
+    prepare_unav100,
+    synthetic_unav,
+)
 from .evaluation import average_precision_by_length, false_positive_breakdown, mean_average_precision
 from .feature_extraction_loco import (
     LocoFeatureExtractor,
@@ -33,20 +41,26 @@ LocoFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 __all__ = [
     "AudioVisualEventLocalizationPipeline",
     "PRESETS",
+    "UnAV100Builder",
     "UNAV100_CLASS_NAMES",
     "LocoConfig",
+    "LocoDataCollator",
     "LocoEventLocalizationOutput",
     "LocoFeatureExtractor",
     "LocoForEventLocalization",
     "LocoModel",
     "LocoPreTrainedModel",
     "average_precision_by_length",
+    "export_to_parquet",
     "decode_segments",
     "false_positive_breakdown",
+    "load_event_dataset",
     "load_pipeline",
     "mean_average_precision",
+    "prepare_unav100",
     "seconds_to_steps",
     "save_pipeline",
     "soft_nms_1d",
     "steps_to_seconds",
+    "synthetic_unav",
 ]
