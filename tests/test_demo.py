@@ -19,15 +19,6 @@ pytest.importorskip("matplotlib")
 APP_PATH = Path(__file__).parents[1] / "demo" / "app.py"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """One torch thread: tiny models gain nothing from two, and on busy cores the threads' barriers cost 100x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def app():
     """demo/app.py imported as a module (it is a script folder, not a package)."""

@@ -30,15 +30,6 @@ from loco_hf.pipeline_loco import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """One torch thread: tiny models gain nothing from two, and on busy cores the threads' barriers cost 100x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_model(config, prior_bias: float = 0.0):
     torch.manual_seed(0)
     model = LocoForEventLocalization(config).eval()

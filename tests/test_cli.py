@@ -1,0 +1,146 @@
+"""Tests of the `loco-hf` command (loco_hf.cli): help texts, `predict` end to end, and the forwarding of `train`
+and `evaluate` to loco_hf.training."""
+
+import json
+from importlib.metadata import entry_points
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tiny_config
+
+from loco_hf import LocoFeatureExtractor, LocoForEventLocalization, cli
+from loco_hf.pipeline_loco import save_pipeline
+
+
+def run_cli(argv, capsys):
+    """Runs `loco-hf argv`; returns (exit status, stdout, stderr)."""
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_console_entry_point():
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "loco-hf"]
+    assert script.value == "loco_hf.cli:main"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--help"], ["predict", "evaluate", "train", "examples:"]),
+        (["predict", "--help"], ["--visual", "--threshold", "--top-k", "--plot", "examples:", "seconds"]),
+        (["train", "--help"], ["loco-hf train", "--num_epochs", "--preset", "--output_dir"]),
+        (["evaluate", "--help"], ["--model", "--split"]),
+    ],
+)
+def test_help_texts(argv, expected, capsys):
+    status, out, _ = run_cli(argv, capsys)
+    assert status == 0
+    for text in expected:
+        assert text in out, text
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    config = make_tiny_config()
+    torch.manual_seed(0)
+    model = LocoForEventLocalization(config).eval()
+    with torch.no_grad():
+        model.classification_head.prior_bias.fill_(0.0)
+    directory = tmp_path_factory.mktemp("checkpoint")
+    save_pipeline(model, LocoFeatureExtractor.from_model_config(config), directory)
+    return directory
+
+
+@pytest.fixture
+def feature_files(tmp_path):
+    generator = np.random.default_rng(0)
+    paths = {}
+    for name, steps in (("clip_a", 20), ("clip_b", 31)):
+        paths[name] = (tmp_path / f"{name}_visual.npy", tmp_path / f"{name}_audio.npy")
+        np.save(paths[name][0], generator.standard_normal((steps, 24)).astype(np.float32))
+        np.save(paths[name][1], generator.standard_normal((steps, 12)).astype(np.float32))
+    return paths
+
+
+def test_predict_writes_json_and_timelines(checkpoint, feature_files, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    (visual_a, audio_a), (visual_b, audio_b) = feature_files.values()
+    output, plot = tmp_path / "out" / "events.json", tmp_path / "plots" / "timeline.png"
+    status, out, err = run_cli(
+        ["predict", str(checkpoint), "--visual", str(visual_a), str(visual_b), "--audio", str(audio_a), str(audio_b),
+         "--video-id", "a", "b", "--duration", "7.0", "10.5", "--top-k", "4", "--output", str(output), "--plot",
+         str(plot)],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    report = json.loads(output.read_text())
+    assert report["threshold"] == 0.1 and report["top_k"] == 4
+    assert [(v["video_id"], v["duration"]) for v in report["videos"]] == [("a", 7.0), ("b", 10.5)]
+    for video in report["videos"]:
+        events = video["events"]
+        assert 0 < len(events) <= 4
+        assert [e["start"] for e in events] == sorted(e["start"] for e in events)
+        assert all(0 <= e["start"] <= e["end"] <= video["duration"] and e["score"] >= 0.1 for e in events)
+    assert sorted(p.name for p in plot.parent.iterdir()) == ["timeline_a.png", "timeline_b.png"]
+    assert out == "" and "Wrote the timeline of b" in err  # status lines on stderr: stdout is for the JSON
+
+
+def test_predict_prints_json_with_default_ids_and_durations(checkpoint, feature_files, capsys):
+    visual, audio = feature_files["clip_a"]
+    status, out, _ = run_cli(
+        ["predict", str(checkpoint), "--visual", str(visual), "--audio", str(audio)], capsys
+    )
+    assert status == 0
+    (video,) = json.loads(out)["videos"]
+    # The visual file's stem names the video; 20 steps on the UnAV grid end at (19 * 8 + 24) / 25 = 7.04 s.
+    assert (video["video_id"], video["duration"]) == ("clip_a_visual", 7.04)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--duration", "1.0", "2.0"], "--duration needs one value per video"),
+        (["--threshold", "2"], "threshold must be a number in"),
+    ],
+)
+def test_predict_errors_exit_with_status_1(checkpoint, feature_files, extra, message, capsys):
+    visual, audio = feature_files["clip_a"]
+    status, _, err = run_cli(
+        ["predict", str(checkpoint), "--visual", str(visual), "--audio", str(audio), *extra], capsys
+    )
+    assert status == 1
+    assert message in err
+
+
+def test_predict_missing_file(checkpoint, feature_files, tmp_path, capsys):
+    visual, _ = feature_files["clip_a"]
+    status, _, err = run_cli(
+        ["predict", str(checkpoint), "--visual", str(visual), "--audio", str(tmp_path / "nope.npy")], capsys
+    )
+    assert status == 1 and "no such .npy file" in err
+
+
+def test_train_forwards_to_training(monkeypatch, capsys):
+    from loco_hf import training
+
+    seen = []
+    monkeypatch.setattr(training, "train", seen.append)
+    status, _, _ = run_cli(["train", "--num_epochs", "2", "--output_dir", "somewhere"], capsys)
+    assert status == 0
+    (config,) = seen
+    assert isinstance(config, training.TrainingConfig)
+    assert (config.num_epochs, config.output_dir) == (2, "somewhere")
+
+
+def test_evaluate_forwards_to_training(monkeypatch, capsys):
+    from loco_hf import training
+
+    seen = []
+    monkeypatch.setattr(training, "evaluate_main", lambda argv: seen.append(argv) or 0)
+    assert run_cli(["evaluate", "--model", "outputs", "--split", "validation"], capsys)[0] == 0
+    assert seen == [["--model", "outputs", "--split", "validation"]]
