@@ -197,7 +197,10 @@ def test_longest_padding_rounds_up_to_the_largest_stride(small_extractor):
     visual = [np.ones((40, 256), np.float32), np.ones((70, 256), np.float32)]
     audio = [np.ones((40, 128), np.float32), np.ones((70, 128), np.float32)]
     batch = small_extractor(visual, audio, return_tensors="pt", training=True, padding="longest")
-    assert batch["visual_features"].shape == (2, 96, 256) and batch["attention_mask"].sum(1).tolist() == [40, 70]
+    assert batch["visual_features"].shape == (2, 96, 256) and batch["attention_mask"].sum(1).tolist() == [
+        40,
+        70,
+    ]
     with pytest.raises(ValueError, match="padding must be"):
         small_extractor(visual, audio, padding="shortest")
 
