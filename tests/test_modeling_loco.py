@@ -299,3 +299,34 @@ def test_remote_code_loads_without_the_package(tmp_path, tiny_config, tiny_batch
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "remote code ok" in result.stdout
+
+
+def test_local_contrastive_loss_positives_and_negatives():
+    from loco_hf.modeling_loco import local_contrastive_loss, step_event_classes
+
+    # One video of 4 steps, 2-d projections: audio and visual agree exactly, steps are orthogonal in pairs.
+    audio = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]])
+    visual = audio.clone()
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    # radius 0: each audio step's only positive is the visual step at the same time.
+    loss = local_contrastive_loss(visual, audio, mask, radius=0, temperature=1.0)
+    # per anchor: logsumexp over 4 candidates (two with logit 1, two with 0) minus the positive's logit 1
+    expected = torch.log(2 * torch.exp(torch.tensor(1.0)) + 2) - 1
+    torch.testing.assert_close(loss, expected)
+    # A padded step is neither an anchor nor a candidate.
+    padded = local_contrastive_loss(visual, audio, torch.tensor([[True, True, True, False]]), 0, 1.0)
+    assert padded < loss
+    # Event-aware positives: only steps 0-1 are inside an event of class 0; they are the only anchors.
+    step_classes = step_event_classes(
+        torch.tensor([[[0.0, 1.0]]]), torch.tensor([[0]]), torch.tensor([[True]]), seq_len=4, num_classes=2
+    )
+    assert step_classes[0, :, 0].tolist() == [True, True, False, False]
+    event_loss = local_contrastive_loss(
+        visual, audio, mask, radius=1, temperature=1.0, step_classes=step_classes
+    )
+    # anchor 0: positives {0, 1} (logit 1 each), candidates {0, 1, 2, 3}
+    expected = torch.log(2 * torch.exp(torch.tensor(1.0)) + 2) - torch.log(2 * torch.exp(torch.tensor(1.0)))
+    torch.testing.assert_close(event_loss, expected)
+    # No labelled event: no anchor, zero loss (and still differentiable).
+    empty = torch.zeros(1, 4, 2, dtype=torch.bool)
+    assert local_contrastive_loss(visual, audio, mask, 1, 1.0, step_classes=empty) == 0
