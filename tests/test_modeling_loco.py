@@ -66,6 +66,7 @@ def test_every_parameter_receives_a_gradient(tiny_config, tiny_batch):
         {"cross_attention_queries": "other"},
         {"use_lcf": False, "use_lac": False, "cross_attention_queries": "other"},
         {"lcf_radius": 0},
+        {"lcf_contrastive_positives": "local"},
     ],
 )
 def test_ablation_switches(overrides):
