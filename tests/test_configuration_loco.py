@@ -84,3 +84,8 @@ def test_unknown_preset():
 def test_invalid_values_name_the_field(overrides, field):
     with pytest.raises(ValueError, match=f"LocoConfig.{field}"):
         LocoConfig(**overrides)
+
+
+def test_preset_with_new_class_names_derives_label2id():
+    config = LocoConfig.from_preset("small", id2label={0: "bark", 1: "meow"})
+    assert config.num_labels == 2 and config.label2id == {"bark": 0, "meow": 1}

@@ -232,7 +232,10 @@ class LocoConfig(PreTrainedConfig):
         """Builds the configuration of a named preset (see `PRESETS`); keyword arguments override fields."""
         if name not in PRESETS:
             raise ValueError(f"Unknown LoCo preset {name!r}; available presets: {sorted(PRESETS)}.")
-        return cls(**{**PRESETS[name], **overrides})
+        fields = {**PRESETS[name], **overrides}
+        if "id2label" in overrides and "label2id" not in overrides:
+            fields.pop("label2id")  # derived again from the new names
+        return cls(**fields)
 
     def check_values(self):
         """Raises a ValueError naming the field for each impossible value."""

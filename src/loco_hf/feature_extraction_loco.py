@@ -752,6 +752,8 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             raise ValueError(
                 f"outputs.logits has {num_classes} classes but id2label names {self.num_labels}."
             )
+        if isinstance(durations, torch.Tensor):  # possibly on a GPU, where numpy cannot read it
+            durations = durations.detach().cpu()
         durations = torch.as_tensor(
             np.asarray(durations, dtype=np.float64), dtype=torch.float32, device=device
         )

@@ -269,9 +269,8 @@ def parse_model_overrides(model_overrides: str | Mapping | None) -> dict:
     if unknown:
         raise ValueError(f"model_overrides names unknown LocoConfig fields {unknown}.")
     if "id2label" in overrides:
-        # JSON keys are strings; and the preset's label2id must not survive a new id2label.
+        # JSON keys are strings (LocoConfig.from_preset derives label2id from the new names).
         overrides["id2label"] = {int(index): name for index, name in overrides["id2label"].items()}
-        overrides["label2id"] = {name: index for index, name in overrides["id2label"].items()}
     return overrides
 
 
