@@ -291,3 +291,12 @@ def test_two_processes_evaluate_each_video_once(tmp_path):
     # 9 train videos, batches of 2 on each of 2 processes: 2 optimizer steps.
     assert metrics["summary"]["global_step"] == 2
     assert "Test mAP" in finished.stdout
+
+
+def test_clean_synthetic_data_has_the_same_events(tiny_config):
+    from loco_hf.training import load_datasets
+
+    default = load_datasets(None, 10, 0, tiny_config)["train"]
+    clean = load_datasets(None, 10, 0, tiny_config, clean=True)["train"]
+    assert default["video_id"] == clean["video_id"] and default["segments"] == clean["segments"]
+    assert default["visual_features"] != clean["visual_features"]

@@ -127,6 +127,7 @@ class TrainingConfig:
             (read by `loco_hf.data.load_event_dataset`). Default: synthetic UnAV-style data.
         num_videos (`int`, default 1000): synthetic videos over all splits (60 / 20 / 20 %).
         data_seed (`int`, default 0): seed of the synthetic data, independent of `seed`.
+        synthetic_clean (`bool`, default False): synthetic data without distractors and audio-visual shifts.
 
     Model:
         preset (`str`, default "small"): a `LocoConfig` preset.
@@ -165,6 +166,12 @@ class TrainingConfig:
         default=DEFAULT_NUM_VIDEOS, metadata={"help": "Synthetic videos over all splits."}
     )
     data_seed: int = field(default=DEFAULT_DATA_SEED, metadata={"help": "Seed of the synthetic data."})
+    synthetic_clean: bool = field(
+        default=False,
+        metadata={
+            "help": "Synthetic data without distractors and audio-visual shifts (same events and noise)."
+        },
+    )
     # model
     preset: str = field(default="small", metadata={"help": f"LocoConfig preset, one of {sorted(PRESETS)}."})
     model_overrides: str | None = field(
@@ -284,7 +291,7 @@ class EvaluationConfig:
         split (`str`, default "test"): "train", "validation" or "test".
         dataset_dir (`str`, *optional*): as in `TrainingConfig`; default the synthetic data of `num_videos` and
             `data_seed` with the model's dims and classes (the defaults match `TrainingConfig`'s).
-        num_videos (`int`), data_seed (`int`): the synthetic data.
+        num_videos (`int`), data_seed (`int`), synthetic_clean (`bool`): the synthetic data.
         batch_size (`int`, default 16).
         output_dir (`str`, *optional*): where the metrics, predictions and plots go (default: `<model>/evaluation`
             for a folder, `evaluation/<model id>` for a Hub id).
@@ -304,6 +311,12 @@ class EvaluationConfig:
         default=DEFAULT_NUM_VIDEOS, metadata={"help": "Synthetic videos over all splits."}
     )
     data_seed: int = field(default=DEFAULT_DATA_SEED, metadata={"help": "Seed of the synthetic data."})
+    synthetic_clean: bool = field(
+        default=False,
+        metadata={
+            "help": "Synthetic data without distractors and audio-visual shifts (same events and noise)."
+        },
+    )
     batch_size: int = field(default=16, metadata={"help": "Videos per forward pass."})
     output_dir: str | None = field(default=None, metadata={"help": "Default: <model>/evaluation."})
     mixed_precision: str | None = field(default=None, metadata={"help": "no, fp16 or bf16."})
@@ -373,8 +386,11 @@ def _json_scalar(value):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def load_datasets(dataset_dir: str | None, num_videos: int, data_seed: int, model_config: LocoConfig):
-    """The dataset splits: `load_event_dataset(dataset_dir)`, or synthetic data with the model config's dims."""
+def load_datasets(
+    dataset_dir: str | None, num_videos: int, data_seed: int, model_config: LocoConfig, clean: bool = False
+):
+    """The dataset splits: `load_event_dataset(dataset_dir)`, or synthetic data with the model config's dims
+    (`clean`: without distractors and audio-visual shifts)."""
     if dataset_dir:
         return load_event_dataset(dataset_dir)
     return synthetic_unav(
@@ -386,6 +402,7 @@ def load_datasets(dataset_dir: str | None, num_videos: int, data_seed: int, mode
         fps=model_config.fps,
         feature_stride=model_config.feature_stride,
         feature_window=model_config.feature_window,
+        clean=clean,
     )
 
 
@@ -875,7 +892,9 @@ def train(config: TrainingConfig) -> dict[str, float]:
     overrides = config.model_override_dict()
     base_config = LocoConfig.from_preset(config.preset, **overrides)
     with accelerator.main_process_first():
-        dataset = load_datasets(config.dataset_dir, config.num_videos, config.data_seed, base_config)
+        dataset = load_datasets(
+            config.dataset_dir, config.num_videos, config.data_seed, base_config, config.synthetic_clean
+        )
     model_config = model_config_for_dataset(config.preset, overrides, dataset["train"])
     feature_extractor = LocoFeatureExtractor.from_model_config(model_config)
     has_validation = "validation" in dataset and config.eval_every_epochs > 0
@@ -1117,7 +1136,9 @@ def evaluate_checkpoint(config: EvaluationConfig) -> dict:
     feature_extractor = LocoFeatureExtractor.from_pretrained(config.model)
     model_config = model.config
     with accelerator.main_process_first():
-        dataset = load_datasets(config.dataset_dir, config.num_videos, config.data_seed, model_config)
+        dataset = load_datasets(
+            config.dataset_dir, config.num_videos, config.data_seed, model_config, config.synthetic_clean
+        )
     if config.split not in dataset:
         raise ValueError(f"The dataset has no {config.split!r} split (it has {list(dataset)}).")
     split = dataset[config.split]
