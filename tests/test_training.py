@@ -44,15 +44,6 @@ TINY_OVERRIDES = {
 NUM_VIDEOS = 15  # video i is in train, validation or test by i % 5: 9 / 3 / 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tiny model runs fastest on one thread, and far faster than two on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_training_config(output_dir, **options) -> TrainingConfig:
     defaults = {
         "num_videos": NUM_VIDEOS,

@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "RECIPES",
+    "DataConfig",
     "EvaluationConfig",
     "JsonlTracker",
     "SeededCollator",
@@ -115,19 +116,45 @@ HUB_IGNORE_PATTERNS = ["checkpoints/*", "logs/*", "*_predictions.json", "evaluat
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class TrainingConfig:
+@dataclass(kw_only=True)
+class DataConfig:
+    r"""
+    Where the videos come from; shared by `TrainingConfig` and `EvaluationConfig`.
+
+    Args:
+        dataset_dir (`str`, *optional*): the UnAV-100 release folder, a prepared dataset folder or a Hub dataset id
+            (read by `loco_hf.data.load_event_dataset`). Default: synthetic UnAV-style data.
+        num_videos (`int`, default 1000): synthetic videos over all splits (60 / 20 / 20 %).
+        data_seed (`int`, default 0): seed of the synthetic data, independent of the training seed.
+        synthetic_clean (`bool`, default False): synthetic data without distractors and audio-visual shifts.
+    """
+
+    dataset_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "UnAV-100 release folder, prepared dataset folder or Hub dataset id (default: synthetic)."
+        },
+    )
+    num_videos: int = field(
+        default=DEFAULT_NUM_VIDEOS, metadata={"help": "Synthetic videos over all splits."}
+    )
+    data_seed: int = field(default=DEFAULT_DATA_SEED, metadata={"help": "Seed of the synthetic data."})
+    synthetic_clean: bool = field(
+        default=False,
+        metadata={
+            "help": "Synthetic data without distractors and audio-visual shifts (same events and noise)."
+        },
+    )
+
+
+@dataclass(kw_only=True)
+class TrainingConfig(DataConfig):
     r"""
     Everything a training run needs besides the model configuration (which comes from `preset`, `model_overrides`
     and the data). Options left at `None` take the preset's recipe from `RECIPES`: the UnAV recipe for the UnAV
     presets, a CPU-sized one for `small`.
 
-    Data:
-        dataset_dir (`str`, *optional*): the UnAV-100 release folder, a prepared dataset folder or a Hub dataset id
-            (read by `loco_hf.data.load_event_dataset`). Default: synthetic UnAV-style data.
-        num_videos (`int`, default 1000): synthetic videos over all splits (60 / 20 / 20 %).
-        data_seed (`int`, default 0): seed of the synthetic data, independent of `seed`.
-        synthetic_clean (`bool`, default False): synthetic data without distractors and audio-visual shifts.
+    Data: the fields of `DataConfig`.
 
     Model:
         preset (`str`, default "small"): a `LocoConfig` preset.
@@ -155,23 +182,6 @@ class TrainingConfig:
         push_to_hub (`bool`, default False), hub_model_id (`str`, *optional*), hub_private (`bool`, default False).
     """
 
-    # data
-    dataset_dir: str | None = field(
-        default=None,
-        metadata={
-            "help": "UnAV-100 release folder, prepared dataset folder or Hub dataset id (default: synthetic)."
-        },
-    )
-    num_videos: int = field(
-        default=DEFAULT_NUM_VIDEOS, metadata={"help": "Synthetic videos over all splits."}
-    )
-    data_seed: int = field(default=DEFAULT_DATA_SEED, metadata={"help": "Seed of the synthetic data."})
-    synthetic_clean: bool = field(
-        default=False,
-        metadata={
-            "help": "Synthetic data without distractors and audio-visual shifts (same events and noise)."
-        },
-    )
     # model
     preset: str = field(default="small", metadata={"help": f"LocoConfig preset, one of {sorted(PRESETS)}."})
     model_overrides: str | None = field(
@@ -281,8 +291,8 @@ def parse_model_overrides(model_overrides: str | Mapping | None) -> dict:
     return overrides
 
 
-@dataclass
-class EvaluationConfig:
+@dataclass(kw_only=True)
+class EvaluationConfig(DataConfig):
     r"""
     Evaluation of a saved model on one split.
 
@@ -301,22 +311,6 @@ class EvaluationConfig:
 
     model: str = field(metadata={"help": "Folder written by train, or a Hub model id."})
     split: str = field(default="test", metadata={"help": "train, validation or test."})
-    dataset_dir: str | None = field(
-        default=None,
-        metadata={
-            "help": "UnAV-100 release folder, prepared dataset folder or Hub dataset id (default: synthetic)."
-        },
-    )
-    num_videos: int = field(
-        default=DEFAULT_NUM_VIDEOS, metadata={"help": "Synthetic videos over all splits."}
-    )
-    data_seed: int = field(default=DEFAULT_DATA_SEED, metadata={"help": "Seed of the synthetic data."})
-    synthetic_clean: bool = field(
-        default=False,
-        metadata={
-            "help": "Synthetic data without distractors and audio-visual shifts (same events and noise)."
-        },
-    )
     batch_size: int = field(default=16, metadata={"help": "Videos per forward pass."})
     output_dir: str | None = field(default=None, metadata={"help": "Default: <model>/evaluation."})
     mixed_precision: str | None = field(default=None, metadata={"help": "no, fp16 or bf16."})
