@@ -1,9 +1,13 @@
 # Copyright 2026 The loco-hf authors. Licensed under the MIT licence.
 """The LoCo ablation grid on the default synthetic data: UnAV baseline, LCF only, LAC only, full LoCo.
 
-    python benchmarks/ablations.py --output docs/ablations.md                  # 4 variants x 3 seeds, CPU
-    python benchmarks/ablations.py --clean --work_dir outputs/ablations_clean  # the same on clean data
-    python benchmarks/ablations.py --jobs 8 --device cuda --epochs 20 --num_videos 3000 --output docs/ablations.md
+    python benchmarks/ablations.py --jobs 2 --output docs/ablations.md            # 4 variants x 3 seeds, CPU
+    python benchmarks/ablations.py --jobs 2 --clean --work_dir outputs/ablations_clean  # on clean data
+    python benchmarks/ablations.py --model_overrides '{"lcf_loss_weight": 0.0}'    # a formulation, all variants
+    python benchmarks/ablations.py --jobs 16 --epochs 15 --work_dir outputs/ablations_long  # a longer budget
+
+Run it on CPUs, one job per core: the `small` model is bound by kernel launches, and processes sharing one GPU
+(`--device cuda`) ran slower than CPU cores (benchmarks/RESULTS.md).
 
 Every run is `loco_hf.training.train` with the `small` preset and the default recipe and data (the same videos for
 every run: the data seed is fixed), identical except for the model switches; training seed s is shared by the
@@ -16,6 +20,7 @@ Runs go to separate processes, `--jobs` at a time, each with `cpu_count // jobs`
 import argparse
 import json
 import os
+import shlex
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -40,13 +45,14 @@ def run_one(variant: str, seed: int, options: dict) -> dict:
     """One training run in this (worker) process; returns its test metrics."""
     import torch
 
-    torch.set_num_threads(options["threads"])
+    torch.set_num_threads(options["threads"])  # on a GPU too: evaluation and post-processing run on the CPU
     from loco_hf.training import TrainingConfig, train
 
     config = TrainingConfig(
         preset="small",
-        model_overrides=json.dumps(VARIANTS[variant]),
+        model_overrides=json.dumps({**options["model_overrides"], **VARIANTS[variant]}),
         seed=seed,
+        cpu_threads=options["threads"],
         output_dir=str(
             Path(options["work_dir"]) / variant.split(" (")[0].replace(" ", "_").lower() / f"seed{seed}"
         ),
@@ -125,6 +131,12 @@ def main():
     parser.add_argument(
         "--clean", action="store_true", help="the same videos without distractors and audio-visual shifts"
     )
+    parser.add_argument(
+        "--model_overrides",
+        type=json.loads,
+        default={},
+        help="JSON object of LocoConfig fields applied to every variant (the switches above still win)",
+    )
     parser.add_argument("--work_dir", default="outputs/ablations", help="run folders and results.json")
     parser.add_argument("--output", type=Path, default=None, help="markdown file to write the section into")
     args = parser.parse_args()
@@ -142,6 +154,7 @@ def main():
         "num_videos": args.num_videos,
         "batch_size": args.batch_size,
         "synthetic_clean": args.clean or None,
+        "model_overrides": args.model_overrides,
     }
     grid = [(variant, seed) for seed in args.seeds for variant in args.variants]
     results = []
@@ -156,7 +169,7 @@ def main():
 
     Path(args.work_dir).mkdir(parents=True, exist_ok=True)
     (Path(args.work_dir) / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    command = "python benchmarks/ablations.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/ablations.py " + shlex.join(sys.argv[1:])
     data = (
         "the clean synthetic data (no distractors, no shifts)" if args.clean else "the default synthetic data"
     )

@@ -15,16 +15,11 @@ checkpoints/.
 """
 
 import logging
-import os
 import sys
 
-# Sleep rather than spin in OpenMP barriers: on a shared or busy CPU, spinning threads make every small op wait
-# for a time slice (steps measured 3-20x slower with 2 threads under load). Set before torch is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from transformers import HfArgumentParser
 
-from transformers import HfArgumentParser  # noqa: E402
-
-from loco_hf.training import TrainingConfig, format_summary, train  # noqa: E402
+from loco_hf.training import TrainingConfig, format_summary, train
 
 
 def main(argv: list[str] | None = None) -> int:

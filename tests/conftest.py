@@ -22,6 +22,13 @@ from loco_hf import LocoConfig  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """`train` sets torch's CPU threads for its process (`cpu_threads`); later tests get one thread back."""
+    yield
+    torch.set_num_threads(1)
+
+
 def make_tiny_config(**overrides) -> LocoConfig:
     """Hidden 32, 2 heads, 3 levels, 5 classes, max_seq_len 32: fast enough for every modeling test."""
     names = [f"class {i}" for i in range(5)]

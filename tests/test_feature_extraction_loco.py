@@ -210,8 +210,9 @@ def test_longest_padding_gives_the_same_predictions(small_extractor):
 
     torch.manual_seed(0)
     model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
-    visual = [np.random.randn(40, 256).astype(np.float32), np.random.randn(61, 256).astype(np.float32)]
-    audio = [np.random.randn(40, 128).astype(np.float32), np.random.randn(61, 128).astype(np.float32)]
+    generator = np.random.default_rng(0)
+    visual = [generator.standard_normal((length, 256), dtype=np.float32) for length in (40, 61)]
+    audio = [generator.standard_normal((length, 128), dtype=np.float32) for length in (40, 61)]
     results = []
     for padding in ("max_length", "longest"):
         with torch.no_grad():

@@ -66,7 +66,6 @@ def test_every_parameter_receives_a_gradient(tiny_config, tiny_batch):
         {"cross_attention_queries": "other"},
         {"use_lcf": False, "use_lac": False, "cross_attention_queries": "other"},
         {"lcf_radius": 0},
-        {"lcf_contrastive_positives": "local"},
     ],
 )
 def test_ablation_switches(overrides):
@@ -309,25 +308,26 @@ def test_local_contrastive_loss_positives_and_negatives():
     audio = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]])
     visual = audio.clone()
     mask = torch.ones(1, 4, dtype=torch.bool)
+    everywhere = torch.ones(1, 4, 1, dtype=torch.bool)  # one event of class 0 covering the whole video
     # radius 0: each audio step's only positive is the visual step at the same time.
-    loss = local_contrastive_loss(visual, audio, mask, radius=0, temperature=1.0)
+    loss = local_contrastive_loss(visual, audio, mask, 0, 1.0, everywhere)
     # per anchor: logsumexp over 4 candidates (two with logit 1, two with 0) minus the positive's logit 1
     expected = torch.log(2 * torch.exp(torch.tensor(1.0)) + 2) - 1
     torch.testing.assert_close(loss, expected)
     # A padded step is neither an anchor nor a candidate.
-    padded = local_contrastive_loss(visual, audio, torch.tensor([[True, True, True, False]]), 0, 1.0)
+    padded = local_contrastive_loss(
+        visual, audio, torch.tensor([[True, True, True, False]]), 0, 1.0, everywhere
+    )
     assert padded < loss
-    # Event-aware positives: only steps 0-1 are inside an event of class 0; they are the only anchors.
+    # Only steps 0-1 are inside an event of class 0; they are the only anchors.
     step_classes = step_event_classes(
         torch.tensor([[[0.0, 1.0]]]), torch.tensor([[0]]), torch.tensor([[True]]), seq_len=4, num_classes=2
     )
     assert step_classes[0, :, 0].tolist() == [True, True, False, False]
-    event_loss = local_contrastive_loss(
-        visual, audio, mask, radius=1, temperature=1.0, step_classes=step_classes
-    )
+    event_loss = local_contrastive_loss(visual, audio, mask, 1, 1.0, step_classes)
     # anchor 0: positives {0, 1} (logit 1 each), candidates {0, 1, 2, 3}
     expected = torch.log(2 * torch.exp(torch.tensor(1.0)) + 2) - torch.log(2 * torch.exp(torch.tensor(1.0)))
     torch.testing.assert_close(event_loss, expected)
     # No labelled event: no anchor, zero loss (and still differentiable).
     empty = torch.zeros(1, 4, 2, dtype=torch.bool)
-    assert local_contrastive_loss(visual, audio, mask, 1, 1.0, step_classes=empty) == 0
+    assert local_contrastive_loss(visual, audio, mask, 1, 1.0, empty) == 0

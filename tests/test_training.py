@@ -55,6 +55,7 @@ def tiny_training_config(output_dir, **options) -> TrainingConfig:
         "ema_decay": 0.5,
         "logging_steps": 1,
         "seed": 7,
+        "cpu_threads": 1,  # as conftest sets
         "output_dir": str(output_dir),
     }
     return TrainingConfig(**{**defaults, **options})
@@ -178,6 +179,8 @@ def test_training_config_recipes_and_validation():
         TrainingConfig(push_to_hub=True)
     with pytest.raises(ValueError, match="preset"):
         TrainingConfig(preset="large")
+    with pytest.raises(ValueError, match="cpu_threads"):
+        TrainingConfig(cpu_threads=0)
 
 
 def test_latest_checkpoint_ignores_incomplete_saves(tmp_path):

@@ -670,31 +670,31 @@ def local_contrastive_loss(
     mask: torch.BoolTensor,
     radius: int,
     temperature: float,
-    step_classes: torch.BoolTensor | None = None,
+    step_classes: torch.BoolTensor,
 ) -> torch.Tensor:
     """LCF's contrastive loss: symmetric multi-positive InfoNCE between the two streams' projections, per video.
 
-    For an audio step t the positives are the visual steps s of the same video with |t - s| <= r; the negatives
-    are the other valid visual steps of the same video. Symmetric in the two streams. Negatives stay within the
-    video: the prototype found cross-video negatives made LCF worse, and they cost O((B T)^2) instead of O(B T^2).
-    With `step_classes` (event-aware positives) a pair is positive only when both steps lie inside labelled events
-    of a shared class, and only such steps are anchors: background and one-modality distractors, which are never
-    labelled, become negatives instead of positives, so coherence separates shared from modality-specific content.
+    Event-aware positives: for an audio step t inside a labelled event, the positives are the visual steps s of the
+    same video with |t - s| <= r inside a labelled event of a shared class; the negatives are the other valid
+    visual steps of the same video. Only steps with a positive are anchors. Background and one-modality
+    distractors, which are never labelled, are negatives rather than positives, so coherence separates shared from
+    modality-specific content (the label-free form, every pair within the window positive, made the gate
+    saturate and cost mAP: docs/ablations.md). Symmetric in the two streams. Negatives stay within the video: the
+    prototype found cross-video negatives made LCF worse, and they cost O((B T)^2) instead of O(B T^2).
 
     Args:
         visual_projections, audio_projections (`torch.FloatTensor` of shape `(B, T, D')`): L2-normalised.
         mask (`torch.BoolTensor` of shape `(B, T)`).
-        step_classes (`torch.BoolTensor` of shape `(B, T, C)`, *optional*): classes of the labelled events
-            covering each step.
+        step_classes (`torch.BoolTensor` of shape `(B, T, C)`): classes of the labelled events covering each step
+            (`step_event_classes`).
     Returns:
         The mean over anchors and both directions, a scalar (0 when there is no anchor).
     """
     steps = torch.arange(mask.shape[1], device=mask.device)
     pair_mask = mask[:, :, None] & mask[:, None, :]  # (B, T, T): both steps valid
-    positive = pair_mask & ((steps[:, None] - steps[None, :]).abs() <= radius)  # (B, T, T)
-    if step_classes is not None:
-        classes = step_classes.float()
-        positive = positive & (torch.bmm(classes, classes.transpose(1, 2)) > 0)
+    classes = step_classes.float()
+    shared_class = torch.bmm(classes, classes.transpose(1, 2)) > 0  # (B, T, T)
+    positive = pair_mask & shared_class & ((steps[:, None] - steps[None, :]).abs() <= radius)
     # (B, T, D') x (B, D', T) -> (B, T, T): audio anchors x visual candidates
     logits = torch.bmm(audio_projections.float(), visual_projections.float().transpose(1, 2)) / temperature
     minimum = torch.finfo(logits.dtype).min
@@ -1016,9 +1016,7 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             momentum = config.loss_normalizer_momentum
             self.loss_normalizer.mul_(momentum).add_((1 - momentum) * num_positive.clamp(min=1))
         if config.use_lcf:
-            step_classes = None
-            if config.lcf_contrastive_positives == "event":
-                step_classes = step_event_classes(segments, classes, valid, seq_len, config.num_labels)
+            step_classes = step_event_classes(segments, classes, valid, seq_len, config.num_labels)
             lcf_loss = torch.stack(
                 [
                     local_contrastive_loss(

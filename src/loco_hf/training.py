@@ -85,12 +85,14 @@ UNAV_RECIPE = {
     "ema_decay": 0.999,
 }
 # The `small` preset on the default synthetic data, sized so that `accelerate launch scripts/train.py` finishes in
-# under 10 minutes on 2 CPU cores: 6 epochs of 37 steps at 1.0-1.7 s a step (benchmarks/train_step.py,
-# docs/training.md). A run of ~200 optimizer steps takes a larger learning rate than UnAV's 18,000 (of 3e-4, 5e-4,
-# 1e-3 and 3e-3, 5e-4 gave the best validation mAP and 3e-3 the worst), and an EMA whose memory
-# (1 / (1 - decay) = 20 steps) fits in it: with 0.999 the EMA would still be 80 % the initial weights.
+# under 10 minutes on 2 CPU cores: 5 epochs of 112 steps (1,800 training videos) at about 0.55 s a step
+# (benchmarks/train_step.py, docs/training.md). At this budget seeing more distinct videos beat more epochs over
+# fewer (docs/ablations.md). A run of a few hundred optimizer steps takes a larger learning rate than UnAV's 18,000
+# (of 3e-4, 5e-4, 1e-3 and 3e-3, 5e-4 gave the best validation mAP at the earlier 222-step budget, and beat 1e-3
+# again at 444 steps), and an EMA whose memory (1 / (1 - decay) = 20 steps) fits in it: with 0.999 the EMA would
+# still be 57 % the initial weights.
 SMALL_RECIPE = {
-    "num_epochs": 6,
+    "num_epochs": 5,
     "warmup_epochs": 1.0,
     "batch_size": 16,
     "learning_rate": 5e-4,
@@ -100,7 +102,7 @@ SMALL_RECIPE = {
 RECIPES = {name: (SMALL_RECIPE if name == "small" else UNAV_RECIPE) for name in PRESETS}
 
 # Synthetic videos (all splits) of the default data, and the seed that makes them (independent of `seed`).
-DEFAULT_NUM_VIDEOS = 1000
+DEFAULT_NUM_VIDEOS = 3000
 DEFAULT_DATA_SEED = 0
 TIOU_THRESHOLDS = [round(0.1 * i, 1) for i in range(1, 10)]
 MIXED_PRECISION_CHOICES = ("no", "fp16", "bf16", "fp8")
@@ -124,7 +126,7 @@ class DataConfig:
     Args:
         dataset_dir (`str`, *optional*): the UnAV-100 release folder, a prepared dataset folder or a Hub dataset id
             (read by `loco_hf.data.load_event_dataset`). Default: synthetic UnAV-style data.
-        num_videos (`int`, default 1000): synthetic videos over all splits (60 / 20 / 20 %).
+        num_videos (`int`, default 3000): synthetic videos over all splits (60 / 20 / 20 %).
         data_seed (`int`, default 0): seed of the synthetic data, independent of the training seed.
         synthetic_clean (`bool`, default False): synthetic data without distractors and audio-visual shifts.
     """
@@ -167,7 +169,9 @@ class TrainingConfig(DataConfig):
         (`float`): AdamW (UnAV: 1e-4 and 1e-4, decay on conv and linear weights only). ema_decay (`float`): weight
         EMA (UnAV: 0.999). max_grad_norm (`float`, default 1.0), gradient_accumulation_steps (`int`, default 1),
         seed (`int`, default 1234567891, UnAV's), mixed_precision (`str`, *optional*: "no", "fp16", "bf16"; default
-        from `accelerate launch`), num_workers (`int`, default 0).
+        from `accelerate launch`), num_workers (`int`, default 0), cpu_threads (`int`, *optional*: torch threads
+        per process when training on a CPU; default the CPU count over the local processes, because
+        `accelerate launch` without a config pins OMP_NUM_THREADS to 1 and would leave all but one core idle).
 
     Evaluation and checkpoints:
         eval_every_epochs (`int`, default 1): validation mAP of the EMA weights every N epochs and at the end; the
@@ -202,6 +206,12 @@ class TrainingConfig(DataConfig):
         default=None, metadata={"help": "no, fp16 or bf16 (default: the accelerate launch setting)."}
     )
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes."})
+    cpu_threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "Torch threads per process on a CPU (default: the CPU's cores over the processes)."
+        },
+    )
     # evaluation and checkpoints
     eval_every_epochs: int = field(
         default=1, metadata={"help": "Validation every N epochs and at the end; 0 keeps the last weights."}
@@ -249,6 +259,10 @@ class TrainingConfig(DataConfig):
             raise ValueError(f"TrainingConfig.learning_rate must be > 0, got {self.learning_rate}.")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"TrainingConfig.ema_decay must be in [0, 1), got {self.ema_decay}.")
+        if self.cpu_threads is not None and self.cpu_threads <= 0:
+            raise ValueError(
+                f"TrainingConfig.cpu_threads must be a positive integer, got {self.cpu_threads}."
+            )
         if self.checkpoint_every_steps is not None and self.checkpoint_every_steps <= 0:
             raise ValueError(
                 f"TrainingConfig.checkpoint_every_steps must be a positive integer, got {self.checkpoint_every_steps}."
@@ -878,6 +892,11 @@ def train(config: TrainingConfig) -> dict[str, float]:
         ),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
     )
+
+    if accelerator.device.type == "cpu":
+        torch.set_num_threads(
+            config.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.state.num_processes)
+        )
 
     # Seed. The synthetic data has its own seed (data_seed), so every training seed sees the same videos.
     set_seed(config.seed)

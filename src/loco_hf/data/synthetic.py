@@ -226,7 +226,7 @@ class SyntheticUnAVConfig:
         num_classes (`int`, default 20): event classes; 20 uses `SYNTHETIC_CLASS_NAMES`.
         visual_dim (`int`, default 256): channels of a visual feature.
         audio_dim (`int`, default 128): channels of an audio feature.
-        noise (`float`, default 4.0): standard deviation of the per-step noise, relative to the per-element
+        noise (`float`, default 2.0): standard deviation of the per-step noise, relative to the per-element
             amplitude of a class prototype (1.0). The per-step signal-to-noise ratio of an event along its
             prototype is about `salience * sqrt(dim) / noise`.
         distractor_rate (`float`, default 0.75): expected audio-only or visual-only distractor events per
@@ -242,7 +242,7 @@ class SyntheticUnAVConfig:
     num_classes: int = 20
     visual_dim: int = 256
     audio_dim: int = 128
-    noise: float = 4.0
+    noise: float = 2.0
     distractor_rate: float = 0.75
     asynchrony_steps: float = 2.5
     fps: float = 25.0
@@ -789,7 +789,7 @@ def _generate_rows(indices: list[int], config: SyntheticUnAVConfig):
 
 
 def synthetic_unav(
-    num_videos: int = 1000,
+    num_videos: int = 3000,
     seed: int = 0,
     split: str | None = None,
     *,
@@ -810,7 +810,7 @@ def synthetic_unav(
     Synthetic UnAV-style dense audio-visual event data with the dataset schema of the UnAV-100 builder.
 
     Args:
-        num_videos (`int`, default 1000): videos over all three splits (indices 0 .. num_videos - 1; video i is in
+        num_videos (`int`, default 3000): videos over all three splits (indices 0 .. num_videos - 1; video i is in
             train, validation or test by i % 5, so 60 / 20 / 20 %).
         seed (`int`, default 0): seeds the class prototypes and every video.
         split (`str`, *optional*): "train", "validation" or "test" returns that split as a `Dataset`; by default
