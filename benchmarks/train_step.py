@@ -23,10 +23,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from transformers import get_scheduler
 
 from loco_hf.configuration_loco import PRESETS, LocoConfig
-from loco_hf.data import LocoDataCollator, synthetic_unav
+from loco_hf.data import LocoDataCollator
 from loco_hf.feature_extraction_loco import LocoFeatureExtractor
 from loco_hf.modeling_loco import LocoForEventLocalization
-from loco_hf.training import RECIPES, model_config_for_dataset, parameter_groups, train_step
+from loco_hf.training import RECIPES, load_datasets, model_config_for_dataset, parameter_groups, train_step
 
 UNAV100_TRAIN_VIDEOS = 6489
 MEDIAN_UNAV100_DURATION_SECONDS = 43.9
@@ -79,17 +79,7 @@ def main():
 
     # Videos with the preset's dims (the classes and grid follow the data, as in training).
     preset = LocoConfig.from_preset(args.preset)
-    data = synthetic_unav(
-        num_videos=5 * batch_size,
-        seed=0,
-        split="train",
-        num_classes=preset.num_labels,
-        visual_dim=preset.visual_dim,
-        audio_dim=preset.audio_dim,
-        fps=preset.fps,
-        feature_stride=preset.feature_stride,
-        feature_window=preset.feature_window,
-    ).with_format("numpy")
+    data = load_datasets(None, 5 * batch_size, 0, preset)["train"].with_format("numpy")
     config = model_config_for_dataset(args.preset, {}, data)
     feature_extractor = LocoFeatureExtractor.from_model_config(config)
     rows = [data[index] for index in range(len(data))]
