@@ -1,3 +1,4 @@
+import math
 import subprocess
 import sys
 import textwrap
@@ -66,6 +67,7 @@ def test_every_parameter_receives_a_gradient(tiny_config, tiny_batch):
         {"cross_attention_queries": "other"},
         {"use_lcf": False, "use_lac": False, "cross_attention_queries": "other"},
         {"lcf_radius": 0},
+        {"lac_null_key": False},
     ],
 )
 def test_ablation_switches(overrides):
@@ -80,6 +82,8 @@ def test_ablation_switches(overrides):
     assert ("dependency" in names) == config.use_dependency_block
     has_window = any("local_window" in name for name, _ in model.named_parameters())
     assert has_window == config.use_lac
+    has_null_key = any(name.endswith("null_key") for name, _ in model.named_parameters())
+    assert has_null_key == (config.use_lac and config.lac_null_key)
     if not config.use_lcf:
         assert output.lcf_loss == 0 and output.lcf_coherence is None
 
@@ -183,6 +187,27 @@ def test_initialisation(tiny_config):
     width = block.local_window
     initial = width.min_window + (width.max_window - width.min_window) * torch.sigmoid(width.width_bias)
     torch.testing.assert_close(initial, torch.tensor([1.0, 2.0]))
+    assert torch.all(block.null_key == 0)
+    correspondence = model.loco.correspondence[0]
+    torch.testing.assert_close(
+        correspondence.pair_log_scale.exp(), torch.tensor(1 / tiny_config.lcf_temperature)
+    )
+    assert correspondence.pair_bias == 0
+
+
+def test_lac_null_key_lets_a_query_take_nothing(tiny_config):
+    block = build(tiny_config).eval().loco.visual_pyramid[0]
+    generator = torch.Generator().manual_seed(0)
+    hidden, first, second = torch.randn(3, 1, 16, tiny_config.hidden_size, generator=generator)
+    mask = torch.ones(1, 16, dtype=torch.bool)
+    with torch.no_grad():
+        block.attention_scale.fill_(1.0)
+        assert not torch.allclose(block(hidden, mask, first)[0], block(hidden, mask, second)[0])
+        # Every query scores the null key far above any key of the other stream: it takes nothing from that stream.
+        block.query.projection.weight.zero_()
+        block.query.projection.bias.fill_(1.0)
+        block.null_key.fill_(100.0)
+        torch.testing.assert_close(block(hidden, mask, first)[0], block(hidden, mask, second)[0])
 
 
 def test_bf16_forward(tiny_config, tiny_batch):
@@ -301,33 +326,39 @@ def test_remote_code_loads_without_the_package(tmp_path, tiny_config, tiny_batch
     assert "remote code ok" in result.stdout
 
 
-def test_local_contrastive_loss_positives_and_negatives():
-    from loco_hf.modeling_loco import local_contrastive_loss, step_event_classes
+def test_local_correspondence_loss_pairs():
+    from loco_hf.modeling_loco import local_correspondence_loss, step_event_classes
 
-    # One video of 4 steps, 2-d projections: audio and visual agree exactly, steps are orthogonal in pairs.
-    audio = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]])
-    visual = audio.clone()
-    mask = torch.ones(1, 4, dtype=torch.bool)
-    everywhere = torch.ones(1, 4, 1, dtype=torch.bool)  # one event of class 0 covering the whole video
-    # radius 0: each audio step's only positive is the visual step at the same time.
-    loss = local_contrastive_loss(visual, audio, mask, 0, 1.0, everywhere)
-    # per anchor: logsumexp over 4 candidates (two with logit 1, two with 0) minus the positive's logit 1
-    expected = torch.log(2 * torch.exp(torch.tensor(1.0)) + 2) - 1
-    torch.testing.assert_close(loss, expected)
-    # A padded step is neither an anchor nor a candidate.
-    padded = local_contrastive_loss(
-        visual, audio, torch.tensor([[True, True, True, False]]), 0, 1.0, everywhere
-    )
-    assert padded < loss
-    # Only steps 0-1 are inside an event of class 0; they are the only anchors.
+    # One video of 4 steps, radius 1; steps 0-1 lie inside an event of class 0.
     step_classes = step_event_classes(
         torch.tensor([[[0.0, 1.0]]]), torch.tensor([[0]]), torch.tensor([[True]]), seq_len=4, num_classes=2
     )
     assert step_classes[0, :, 0].tolist() == [True, True, False, False]
-    event_loss = local_contrastive_loss(visual, audio, mask, 1, 1.0, step_classes)
-    # anchor 0: positives {0, 1} (logit 1 each), candidates {0, 1, 2, 3}
-    expected = torch.log(2 * torch.exp(torch.tensor(1.0)) + 2) - torch.log(2 * torch.exp(torch.tensor(1.0)))
-    torch.testing.assert_close(event_loss, expected)
-    # No labelled event: no anchor, zero loss (and still differentiable).
-    empty = torch.zeros(1, 4, 2, dtype=torch.bool)
-    assert local_contrastive_loss(visual, audio, mask, 1, 1.0, empty) == 0
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    # Pair (audio t, visual t + o), o = -1, 0, 1. Positive pairs: (0, 0), (0, 1), (1, 0), (1, 1).
+    positive = torch.tensor([[[0, 1, 1], [1, 1, 0], [0, 0, 0], [0, 0, 0]]], dtype=torch.bool)
+    confident = torch.where(positive, 20.0, -20.0)  # right on every pair
+    assert local_correspondence_loss(confident, mask, 1, step_classes) < 1e-6
+    # Pairs beyond the ends of the video are not scored, whatever their logit.
+    edges = confident.clone()
+    edges[0, 0, 0] = edges[0, 3, 2] = 20.0
+    assert local_correspondence_loss(edges, mask, 1, step_classes) < 1e-6
+    # A one-modality step next to the event (pair (1, 2)) scored as a positive is penalised, and the positive and
+    # the negative pairs weigh half each: 4 positives at log 2, 6 valid negatives of which one at 20.
+    wrong = torch.zeros(1, 4, 3)
+    wrong[positive] = 0.0
+    wrong[~positive] = -20.0
+    wrong[0, 1, 2] = 20.0
+    expected = 0.5 * (math.log(2.0) + 20.0 / 6)
+    torch.testing.assert_close(
+        local_correspondence_loss(wrong, mask, 1, step_classes), torch.tensor(expected), atol=1e-4, rtol=1e-4
+    )
+    # A padded step takes no pair: padding step 3 drops three correct negatives, (2, 3), (3, 2) and (3, 3).
+    padded = local_correspondence_loss(wrong, torch.tensor([[True, True, True, False]]), 1, step_classes)
+    torch.testing.assert_close(padded, torch.tensor(0.5 * (math.log(2.0) + 20.0 / 3)), atol=1e-4, rtol=1e-4)
+    # No labelled event: only negatives, and still differentiable.
+    logits = torch.zeros(1, 4, 3, requires_grad=True)
+    loss = local_correspondence_loss(logits, mask, 1, torch.zeros(1, 4, 2, dtype=torch.bool))
+    torch.testing.assert_close(loss, torch.tensor(math.log(2.0)))
+    loss.backward()
+    assert logits.grad[0, 0, 0] == 0 and logits.grad[0, 1, 1] > 0

@@ -151,7 +151,7 @@ def test_parameter_groups_cover_each_parameter_once(tiny_config):
     for name in decay["names"]:
         module_name, _, attribute = name.rpartition(".")
         assert attribute == "weight" and isinstance(modules[module_name], (nn.Linear, nn.Conv1d)), name
-    for suffix in ("norm_mlp.weight", "mlp_in.bias", "attention_scale", "level_scales", "prior_bias", "gate_slope",
+    for suffix in ("norm_mlp.weight", "mlp_in.bias", "attention_scale", "level_scales", "prior_bias", "pair_log_scale",
                    "width_bias", "width_weight", "shift_weight", "audio_scale"):  # fmt: skip
         assert any(name.endswith(suffix) for name in no_decay["names"]), suffix
 

@@ -119,8 +119,10 @@ class LocoConfig(PreTrainedConfig):
         use_lcf (`bool`, default True): modulate each unimodal block's output by local cross-modal coherence.
         lcf_radius (`int`, default 2): half width r of the local window, in steps.
         lcf_projection_dim (`int`, default 128): dimension of the coherence projections.
-        lcf_temperature (`float`, default 0.1): softmax and InfoNCE temperature tau.
-        lcf_loss_weight (`float`, default 0.1): weight of the LCF contrastive loss.
+        lcf_temperature (`float`, default 0.1): temperature tau of the softmax that aligns each step with its
+            window; 1 / tau is also the initial slope k of the learned pair logit k S + b.
+        lcf_loss_weight (`float`, default 0.1): weight of the LCF correspondence loss (a binary cross-entropy on
+            the local audio-visual pairs: positive when both steps lie in labelled events of a shared class).
 
     LAC, Local Adaptive Cross-modal interaction:
         use_lac (`bool`, default True): add the adaptive Gaussian window bias to cross-modal attention.
@@ -128,6 +130,9 @@ class LocoConfig(PreTrainedConfig):
         lac_max_window (`float`, default 16.0): largest window width w_max, in steps of the level.
         lac_max_shift (`float`, default 4.0): largest window shift delta_max, in steps of the level.
         lac_initial_windows (`list[float]`, default [1, 2, 4, 8]): initial width of each head.
+        lac_null_key (`bool`, default True): give every LAC attention a learned key with a zero value, so a query
+            whose window holds no counterpart attends to nothing instead of spreading its weight over whatever
+            is there (a one-modality event next to another class's event then receives nothing).
         cross_attention_queries (`str`, default "self"): where the queries of cross-modal attention come from.
             "self": from the stream being updated (keys and values from the other stream; LoCo's convention).
             "other": from the other stream (keys, values and residual from the stream being updated; UnAV's).
@@ -183,6 +188,7 @@ class LocoConfig(PreTrainedConfig):
     lac_max_window: float = 16.0
     lac_max_shift: float = 4.0
     lac_initial_windows: list[float | int] | None = None
+    lac_null_key: bool = True
     cross_attention_queries: str = "self"
 
     # pyramid and heads

@@ -7,9 +7,10 @@ ActionFormer, with two modules:
 
 * LCF (Local Correspondence Feature modulation), inside the unimodal encoders: each step of one stream receives its
   locally aligned counterpart from the other stream in proportion to how coherent the two streams are there, and a
-  label-free local contrastive loss pulls the encoders towards modality-shared semantics;
+  local correspondence loss (is this audio-visual pair one event?) pulls the encoders towards modality-shared
+  semantics and calibrates the coherence gate;
 * LAC (Local Adaptive Cross-modal interaction), in the cross-modal pyramid: cross-modal attention with a Gaussian
-  window whose width and shift each query predicts.
+  window whose width and shift each query predicts, and a null key so that a query may find nothing.
 
 Data flow (one row per stage)::
 
@@ -51,9 +52,9 @@ class LocoModelOutput(ModelOutput):
         point_positions (`torch.FloatTensor` of shape `(num_points,)`): position of each point, in steps.
         point_strides (`torch.FloatTensor` of shape `(num_points,)`): stride of each point's level, in steps.
         point_mask (`torch.BoolTensor` of shape `(batch_size, num_points)`): valid points.
-        lcf_visual_projections, lcf_audio_projections (`torch.FloatTensor` of shape
-            `(num_unimodal_layers, batch_size, seq_len, lcf_projection_dim)`): L2-normalised LCF projections of
-            each unimodal layer (only with `use_lcf`), the inputs of the LCF contrastive loss.
+        lcf_pair_logits (`torch.FloatTensor` of shape `(num_unimodal_layers, batch_size, seq_len, 2 * lcf_radius + 1)`):
+            LCF's logit k S(t, t + o) + b that audio step t and visual step t + o show one audio-visual event, for
+            o = -r ... r, at each unimodal layer (only with `use_lcf`): the input of the correspondence loss.
         lcf_coherence (`torch.FloatTensor` of shape `(num_unimodal_layers, 2, batch_size, seq_len)`): local
             coherence c(t) of the audio (index 0) and visual (index 1) stream at each layer (only with `use_lcf`).
     """
@@ -62,8 +63,7 @@ class LocoModelOutput(ModelOutput):
     point_positions: torch.FloatTensor | None = None
     point_strides: torch.FloatTensor | None = None
     point_mask: torch.BoolTensor | None = None
-    lcf_visual_projections: torch.FloatTensor | None = None
-    lcf_audio_projections: torch.FloatTensor | None = None
+    lcf_pair_logits: torch.FloatTensor | None = None
     lcf_coherence: torch.FloatTensor | None = None
 
 
@@ -269,7 +269,10 @@ class LocoAttentionBlock(nn.Module):
     the other stream and `query_from_context` picks the convention: False (LoCo's default) takes queries from the
     updated stream and keys/values from the context; True (UnAV's code) takes queries from the context and keys,
     values from the updated stream. q, k and v each see a depthwise conv + LayerNorm before their projection,
-    which is also how a strided block downsamples. Both residual branches carry layer scale and drop-path.
+    which is also how a strided block downsamples. Both residual branches carry layer scale and drop-path. With
+    LAC (`use_local_window`) the attention gets the window bias and, with `lac_null_key`, a learned null key whose
+    value is zero: a softmax must spend its weight somewhere, and without the null key a query whose window holds
+    nothing of its kind (a one-modality event) takes in whatever the other stream has there.
     """
 
     def __init__(
@@ -293,6 +296,11 @@ class LocoAttentionBlock(nn.Module):
         self.value = LocoConvProjection(hidden_size, stride)
         self.output = nn.Linear(hidden_size, hidden_size)
         self.local_window = LocoLocalWindow(config) if use_local_window else None
+        self.null_key = (
+            nn.Parameter(torch.zeros(num_heads, hidden_size // num_heads))
+            if use_local_window and config.lac_null_key
+            else None
+        )
         self.norm_mlp = nn.LayerNorm(hidden_size)
         self.mlp_in = nn.Linear(hidden_size, intermediate_size)
         self.mlp_out = nn.Linear(intermediate_size, hidden_size)
@@ -336,6 +344,8 @@ class LocoAttentionBlock(nn.Module):
             # ABLATION: use_lac (unav-baseline turns it off)
             bias = bias + self.local_window(query_local, length)  # (B, H, T', T')
             bias = bias.clamp(min=torch.finfo(query.dtype).min)
+        if self.null_key is not None:
+            key, value, bias = self.with_null_key(key, value, bias)
         attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias.to(query.dtype))
         attended = attended.transpose(1, 2).reshape(
             batch_size, length, hidden_size
@@ -359,6 +369,16 @@ class LocoAttentionBlock(nn.Module):
         hidden_states = hidden_states + drop_path(self.mlp_scale * mlp, self.drop_path_rate, self.training)
         return hidden_states, output_mask
 
+    def with_null_key(self, key, value, bias):
+        """Prepends a learned key with a zero value (B, H, 1 + T', ...): a query may find nothing in its window."""
+        batch_size, num_heads, length, head_size = key.shape
+        null_key = self.null_key.to(key.dtype).view(1, num_heads, 1, head_size).expand(batch_size, -1, -1, -1)
+        key = torch.cat([null_key, key], dim=2)
+        value = torch.cat([value.new_zeros(batch_size, num_heads, 1, head_size), value], dim=2)
+        bias = bias.expand(batch_size, num_heads, length, length)
+        bias = torch.cat([bias.new_zeros(batch_size, num_heads, length, 1), bias], dim=-1)
+        return key, value, bias
+
 
 def local_windows(hidden_states: torch.Tensor, radius: int) -> torch.Tensor:
     """(B, T, D) -> (B, T, W, D): for each step, the 2r + 1 steps around it (zeros beyond the ends)."""
@@ -371,9 +391,12 @@ class LocoLocalCorrespondence(nn.Module):
 
     Both streams are projected to D' and L2-normalised (p_a, p_v). Local affinity S(t, s) = p_a(t) . p_v(s) for
     |t - s| <= r; alpha(t, .) = softmax(S(t, .) / tau) over the window; coherence c_a(t) = sum_s alpha S in [-1, 1];
-    aligned counterpart v~(t) = sum_s alpha v(s). Modulation: a(t) += layer_scale * sigmoid(k c_a(t) + b) * W v~(t);
-    the visual side is symmetric. The projections read each stream with the shared position table subtracted:
-    with it, aligned pairs are told apart by position instead of content and the contrastive loss is trivial.
+    aligned counterpart v~(t) = sum_s alpha v(s). Modulation: a(t) += layer_scale * g_a(t) * W v~(t) with the gate
+    g_a(t) = sigmoid(k c_a(t) + b); the visual side is symmetric. k > 0 and b are learned and shared with the
+    correspondence loss, which trains sigmoid(k S(t, s) + b) as the probability that the pair (t, s) shows one
+    audio-visual event: the gate is that probability for the best-aligned counterpart, calibrated rather than free
+    to saturate. The projections read each stream with the shared position table subtracted: with it, aligned
+    pairs are told apart by position instead of content.
     """
 
     def __init__(self, config: LocoConfig):
@@ -384,15 +407,14 @@ class LocoLocalCorrespondence(nn.Module):
         self.visual_projection = nn.Linear(config.hidden_size, config.lcf_projection_dim)
         self.audio_from_visual = nn.Linear(config.hidden_size, config.hidden_size)
         self.visual_from_audio = nn.Linear(config.hidden_size, config.hidden_size)
-        # [audio, visual] gate slope k and offset b, and the layer scale of each modulation.
-        self.gate_slope = nn.Parameter(torch.empty(2))
-        self.gate_bias = nn.Parameter(torch.empty(2))
+        # Pair logit k S + b (k = exp(pair_log_scale) > 0), shared by the gate and the correspondence loss.
+        self.pair_log_scale = nn.Parameter(torch.empty(()))
+        self.pair_bias = nn.Parameter(torch.empty(()))
         self.audio_scale = nn.Parameter(torch.empty(config.hidden_size))
         self.visual_scale = nn.Parameter(torch.empty(config.hidden_size))
 
-    def align(self, query_projection, key_projection, key_states, key_window_mask):
-        """Coherence (B, T) and locally aligned key states (B, T, d) for each query step."""
-        affinity = torch.einsum("btd,btwd->btw", query_projection, local_windows(key_projection, self.radius))
+    def align(self, affinity, key_states, key_window_mask):
+        """Coherence (B, T) and locally aligned key states (B, T, d) from the affinities (B, T, W) of each query."""
         logits = (affinity / self.temperature).masked_fill(~key_window_mask, torch.finfo(affinity.dtype).min)
         alpha = logits.softmax(dim=-1)  # (B, T, W)
         coherence = (alpha * affinity).sum(-1)
@@ -408,16 +430,25 @@ class LocoLocalCorrespondence(nn.Module):
             visual_position_free, audio_position_free (`(B, T, d)`): the same with the position table subtracted.
             mask (`torch.BoolTensor` of shape `(B, T)`).
         Returns:
-            visual, audio (modulated), projections p_v, p_a `(B, T, D')` and coherence `(2, B, T)` (audio, visual).
+            visual, audio (modulated), the pair logits k S(t, t + o) + b `(B, T, 2r + 1)` (audio step t, visual
+            step t + o, o = -r ... r) and the coherence `(2, B, T)` (audio, visual).
         """
         valid = mask.unsqueeze(-1)
         projected_visual = F.normalize(self.visual_projection(visual_position_free).float(), dim=-1) * valid
         projected_audio = F.normalize(self.audio_projection(audio_position_free).float(), dim=-1) * valid
         window_mask = local_windows(mask.unsqueeze(-1).float(), self.radius).squeeze(-1).bool()  # (B, T, W)
-        audio_coherence, visual_for_audio = self.align(projected_audio, projected_visual, visual, window_mask)
-        visual_coherence, audio_for_visual = self.align(projected_visual, projected_audio, audio, window_mask)
-        audio_gate = torch.sigmoid(self.gate_slope[0] * audio_coherence + self.gate_bias[0]).unsqueeze(-1)
-        visual_gate = torch.sigmoid(self.gate_slope[1] * visual_coherence + self.gate_bias[1]).unsqueeze(-1)
+        # (B, T, D') x (B, T, W, D') -> (B, T, W): each step of one stream against the window of the other
+        audio_affinity = torch.einsum(
+            "btd,btwd->btw", projected_audio, local_windows(projected_visual, self.radius)
+        )
+        visual_affinity = torch.einsum(
+            "btd,btwd->btw", projected_visual, local_windows(projected_audio, self.radius)
+        )
+        audio_coherence, visual_for_audio = self.align(audio_affinity, visual, window_mask)
+        visual_coherence, audio_for_visual = self.align(visual_affinity, audio, window_mask)
+        scale = self.pair_log_scale.exp()
+        audio_gate = torch.sigmoid(scale * audio_coherence + self.pair_bias).unsqueeze(-1)
+        visual_gate = torch.sigmoid(scale * visual_coherence + self.pair_bias).unsqueeze(-1)
         valid = valid.to(audio.dtype)
         audio = (
             audio
@@ -432,7 +463,7 @@ class LocoLocalCorrespondence(nn.Module):
             * valid
         )
         coherence = torch.stack([audio_coherence, visual_coherence]) * mask
-        return visual, audio, projected_visual, projected_audio, coherence
+        return visual, audio, scale * audio_affinity + self.pair_bias, coherence
 
 
 class LocoDependencyBlock(nn.Module):
@@ -664,48 +695,36 @@ def diou_loss_1d(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-
     return (1 - iou + (centre_distance / enclosing.clamp(min=eps)) ** 2).sum()
 
 
-def local_contrastive_loss(
-    visual_projections: torch.Tensor,
-    audio_projections: torch.Tensor,
-    mask: torch.BoolTensor,
-    radius: int,
-    temperature: float,
-    step_classes: torch.BoolTensor,
+def local_correspondence_loss(
+    pair_logits: torch.Tensor, mask: torch.BoolTensor, radius: int, step_classes: torch.BoolTensor
 ) -> torch.Tensor:
-    """LCF's contrastive loss: symmetric multi-positive InfoNCE between the two streams' projections, per video.
+    """LCF's correspondence loss: a binary cross-entropy on every local audio-visual pair of steps.
 
-    Event-aware positives: for an audio step t inside a labelled event, the positives are the visual steps s of the
-    same video with |t - s| <= r inside a labelled event of a shared class; the negatives are the other valid
-    visual steps of the same video. Only steps with a positive are anchors. Background and one-modality
-    distractors, which are never labelled, are negatives rather than positives, so coherence separates shared from
-    modality-specific content (the label-free form, every pair within the window positive, made the gate
-    saturate and cost mAP: docs/ablations.md). Symmetric in the two streams. Negatives stay within the video: the
-    prototype found cross-video negatives made LCF worse, and they cost O((B T)^2) instead of O(B T^2).
+    The pair (audio step t, visual step s), |t - s| <= r, is positive when both steps lie inside labelled events of
+    a shared class, negative otherwise; the loss is the mean over positive pairs plus the mean over negative pairs,
+    halved, so that long events do not drown the rest. Scoring each local pair on its own fixes the absolute level of
+    the pair logit, which the gate reads. It replaced an InfoNCE over the whole video (anchors on labelled steps,
+    every other step a negative), which ranked pairs without fixing their level, so the gate stayed open on every
+    step, and whose negatives included far-away one-modality steps of the anchor's class, identical to positives
+    on the projection's side. Within a window such a contradiction is left only at an event's asynchronous edge.
+    docs/ablations.md has the numbers.
 
     Args:
-        visual_projections, audio_projections (`torch.FloatTensor` of shape `(B, T, D')`): L2-normalised.
+        pair_logits (`torch.FloatTensor` of shape `(B, T, 2r + 1)`): k S(t, t + o) + b for o = -r ... r.
         mask (`torch.BoolTensor` of shape `(B, T)`).
         step_classes (`torch.BoolTensor` of shape `(B, T, C)`): classes of the labelled events covering each step
             (`step_event_classes`).
     Returns:
-        The mean over anchors and both directions, a scalar (0 when there is no anchor).
+        A scalar (0 when there is no valid pair).
     """
-    steps = torch.arange(mask.shape[1], device=mask.device)
-    pair_mask = mask[:, :, None] & mask[:, None, :]  # (B, T, T): both steps valid
+    window_mask = local_windows(mask.unsqueeze(-1).float(), radius).squeeze(-1).bool() & mask.unsqueeze(-1)
     classes = step_classes.float()
-    shared_class = torch.bmm(classes, classes.transpose(1, 2)) > 0  # (B, T, T)
-    positive = pair_mask & shared_class & ((steps[:, None] - steps[None, :]).abs() <= radius)
-    # (B, T, D') x (B, D', T) -> (B, T, T): audio anchors x visual candidates
-    logits = torch.bmm(audio_projections.float(), visual_projections.float().transpose(1, 2)) / temperature
-    minimum = torch.finfo(logits.dtype).min
-    all_pairs = logits.masked_fill(~pair_mask, minimum)
-    positive_pairs = logits.masked_fill(~positive, minimum)
-    audio_to_visual = torch.logsumexp(all_pairs, 2) - torch.logsumexp(positive_pairs, 2)  # (B, T)
-    visual_to_audio = torch.logsumexp(all_pairs, 1) - torch.logsumexp(positive_pairs, 1)
-    audio_anchors, visual_anchors = positive.any(2), positive.any(1)
-    if not audio_anchors.any():
-        return logits.sum() * 0.0
-    return 0.5 * (audio_to_visual[audio_anchors].mean() + visual_to_audio[visual_anchors].mean())
+    shared = torch.einsum("btc,btwc->btw", classes, local_windows(classes, radius)) > 0  # (B, T, W)
+    pair_loss = F.binary_cross_entropy_with_logits(pair_logits.float(), shared.float(), reduction="none")
+    terms = [
+        pair_loss[pairs].mean() for pairs in (shared & window_mask, ~shared & window_mask) if pairs.any()
+    ]
+    return torch.stack(terms).mean() if terms else pair_logits.sum() * 0.0
 
 
 def step_event_classes(segments, classes, valid, seq_len: int, num_classes: int) -> torch.BoolTensor:
@@ -779,14 +798,16 @@ class LocoPreTrainedModel(PreTrainedModel):
         if isinstance(module, LocoAttentionBlock):
             init.constant_(module.attention_scale, config.layer_scale_init_value)
             init.constant_(module.mlp_scale, config.layer_scale_init_value)
+            if module.null_key is not None:
+                init.zeros_(module.null_key)
         elif isinstance(module, LocoLocalWindow):
             init.zeros_(module.width_weight)
             init.zeros_(module.shift_weight)
             init.zeros_(module.shift_bias)
             init.copy_(module.width_bias, module.initial_width_logits(config.lac_initial_windows))
         elif isinstance(module, LocoLocalCorrespondence):
-            init.constant_(module.gate_slope, 4.0)
-            init.zeros_(module.gate_bias)
+            init.constant_(module.pair_log_scale, -math.log(config.lcf_temperature))
+            init.zeros_(module.pair_bias)
             init.constant_(module.audio_scale, config.layer_scale_init_value)
             init.constant_(module.visual_scale, config.layer_scale_init_value)
         elif isinstance(module, LocoClassificationHead):
@@ -841,24 +862,19 @@ class LocoModel(LocoPreTrainedModel):
         positions = position_embeddings(mask, self.config).to(visual.dtype)
         visual = self.visual_embedding(visual, mask) + positions
         audio = self.audio_embedding(audio, mask) + positions
-        visual_projections, audio_projections, coherences = [], [], []
+        pair_logits, coherences = [], []
         for layer, (visual_block, audio_block) in enumerate(
             zip(self.visual_encoder, self.audio_encoder, strict=True)
         ):
             visual, _ = visual_block(visual, mask)
             audio, _ = audio_block(audio, mask)
             if self.correspondence is not None:
-                visual, audio, visual_projection, audio_projection, coherence = self.correspondence[layer](
+                visual, audio, layer_pair_logits, coherence = self.correspondence[layer](
                     visual, audio, visual - positions, audio - positions, mask
                 )
-                visual_projections.append(visual_projection)
-                audio_projections.append(audio_projection)
+                pair_logits.append(layer_pair_logits)
                 coherences.append(coherence)
-        lcf = (
-            (torch.stack(visual_projections), torch.stack(audio_projections), torch.stack(coherences))
-            if coherences
-            else (None,) * 3
-        )
+        lcf = (torch.stack(pair_logits), torch.stack(coherences)) if coherences else (None, None)
         return visual, audio, lcf
 
     def forward(
@@ -879,9 +895,7 @@ class LocoModel(LocoPreTrainedModel):
         visual_features, audio_features, mask = self.check_inputs(
             visual_features, audio_features, attention_mask
         )
-        visual, audio, (visual_projections, audio_projections, coherence) = self.encode_unimodal(
-            visual_features, audio_features, mask
-        )
+        visual, audio, (pair_logits, coherence) = self.encode_unimodal(visual_features, audio_features, mask)
         query_from_context = (
             self.config.cross_attention_queries == "other"
         )  # ABLATION: unav-baseline uses "other"
@@ -902,8 +916,7 @@ class LocoModel(LocoPreTrainedModel):
             point_positions=point_positions,
             point_strides=point_strides,
             point_mask=torch.cat(level_masks, dim=1),
-            lcf_visual_projections=visual_projections,
-            lcf_audio_projections=audio_projections,
+            lcf_pair_logits=pair_logits,
             lcf_coherence=coherence,
         )
 
@@ -1019,17 +1032,10 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             step_classes = step_event_classes(segments, classes, valid, seq_len, config.num_labels)
             lcf_loss = torch.stack(
                 [
-                    local_contrastive_loss(
-                        visual,
-                        audio,
-                        base.point_mask[:, :seq_len],
-                        config.lcf_radius,
-                        config.lcf_temperature,
-                        step_classes,
-                    )  # fmt: skip
-                    for visual, audio in zip(
-                        base.lcf_visual_projections, base.lcf_audio_projections, strict=True
+                    local_correspondence_loss(
+                        pair_logits, base.point_mask[:, :seq_len], config.lcf_radius, step_classes
                     )
+                    for pair_logits in base.lcf_pair_logits
                 ]
             ).mean()
         else:
