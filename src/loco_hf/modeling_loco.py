@@ -297,7 +297,7 @@ class LocoAttentionBlock(nn.Module):
         self.output = nn.Linear(hidden_size, hidden_size)
         self.local_window = LocoLocalWindow(config) if use_local_window else None
         self.null_key = (
-            nn.Parameter(torch.zeros(num_heads, hidden_size // num_heads))
+            nn.Parameter(torch.empty(num_heads, hidden_size // num_heads))
             if use_local_window and config.lac_null_key
             else None
         )
@@ -386,6 +386,11 @@ def local_windows(hidden_states: torch.Tensor, radius: int) -> torch.Tensor:
     return padded.unfold(1, 2 * radius + 1, 1).transpose(2, 3)  # (B, T, D, W) -> (B, T, W, D)
 
 
+def local_window_mask(mask: torch.BoolTensor, radius: int) -> torch.BoolTensor:
+    """(B, T) -> (B, T, W): whether step t + o (o = -r ... r) is a valid step of the video."""
+    return local_windows(mask.unsqueeze(-1).float(), radius).squeeze(-1).bool()
+
+
 class LocoLocalCorrespondence(nn.Module):
     """LCF: Local Correspondence Feature modulation between the two streams, after one unimodal block.
 
@@ -436,7 +441,7 @@ class LocoLocalCorrespondence(nn.Module):
         valid = mask.unsqueeze(-1)
         projected_visual = F.normalize(self.visual_projection(visual_position_free).float(), dim=-1) * valid
         projected_audio = F.normalize(self.audio_projection(audio_position_free).float(), dim=-1) * valid
-        window_mask = local_windows(mask.unsqueeze(-1).float(), self.radius).squeeze(-1).bool()  # (B, T, W)
+        window_mask = local_window_mask(mask, self.radius)  # (B, T, W)
         # (B, T, D') x (B, T, W, D') -> (B, T, W): each step of one stream against the window of the other
         audio_affinity = torch.einsum(
             "btd,btwd->btw", projected_audio, local_windows(projected_visual, self.radius)
@@ -717,7 +722,7 @@ def local_correspondence_loss(
     Returns:
         A scalar (0 when there is no valid pair).
     """
-    window_mask = local_windows(mask.unsqueeze(-1).float(), radius).squeeze(-1).bool() & mask.unsqueeze(-1)
+    window_mask = local_window_mask(mask, radius) & mask.unsqueeze(-1)  # (B, T, W): both steps valid
     classes = step_classes.float()
     shared = torch.einsum("btc,btwc->btw", classes, local_windows(classes, radius)) > 0  # (B, T, W)
     pair_loss = F.binary_cross_entropy_with_logits(pair_logits.float(), shared.float(), reduction="none")

@@ -473,8 +473,8 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """AdamW parameter groups as in UnAV: weight decay on the weights of conv and linear layers only.
 
     Biases, LayerNorm affines, layer scales, per-level scales, the classification prior and the plain LCF and LAC
-    parameters (gate slope and bias, window predictors) get none. Raises a ValueError unless every trainable
-    parameter lands in exactly one group.
+    parameters (pair logit scale and bias, window predictors, null keys) get none. Raises a ValueError unless every
+    trainable parameter lands in exactly one group.
 
     Returns:
         `[{"params": [...], "weight_decay": weight_decay}, {"params": [...], "weight_decay": 0.0}]`, each group
