@@ -85,7 +85,7 @@ UNAV_RECIPE = {
     "ema_decay": 0.999,
 }
 # The `small` preset on the default synthetic data, sized so that `accelerate launch scripts/train.py` finishes in
-# under 10 minutes on 2 CPU cores: 5 epochs of 112 steps (1,800 training videos) at about 0.55 s a step
+# under 10 minutes on 2 CPU cores: 5 epochs of 112 steps (1,800 training videos) at about 0.57 s a step
 # (benchmarks/train_step.py, docs/training.md). At this budget seeing more distinct videos beat more epochs over
 # fewer (docs/ablations.md). A run of a few hundred optimizer steps takes a larger learning rate than UnAV's 18,000
 # (of 3e-4, 5e-4, 1e-3 and 3e-3, 5e-4 gave the best validation mAP at the earlier 222-step budget, and beat 1e-3
