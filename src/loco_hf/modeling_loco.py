@@ -446,9 +446,8 @@ class LocoLocalCorrespondence(nn.Module):
         audio_affinity = torch.einsum(
             "btd,btwd->btw", projected_audio, local_windows(projected_visual, self.radius)
         )
-        visual_affinity = torch.einsum(
-            "btd,btwd->btw", projected_visual, local_windows(projected_audio, self.radius)
-        )
+        # The same pairs seen from the visual side: visual step s at offset o is audio step s + o at offset -o.
+        visual_affinity = local_windows(audio_affinity, self.radius).flip(-1).diagonal(dim1=2, dim2=3)
         audio_coherence, visual_for_audio = self.align(audio_affinity, visual, window_mask)
         visual_coherence, audio_for_visual = self.align(visual_affinity, audio, window_mask)
         scale = self.pair_log_scale.exp()
