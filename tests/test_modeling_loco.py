@@ -195,6 +195,24 @@ def test_initialisation(tiny_config):
     assert correspondence.pair_bias == 0
 
 
+def test_switching_a_module_leaves_the_other_initial_weights_and_random_draws(tiny_config):
+    """Ablations pair on the seed: with the same seed, every weight the variants share starts equal, and so does
+    the random stream that training goes on drawing from (drop-path); LCF's own weights change with the seed."""
+    baseline_config = make_tiny_config(use_lcf=False, use_lac=False, cross_attention_queries="other")
+    baseline, baseline_draw = build(baseline_config, seed=3), torch.rand(4)
+    loco, loco_draw = build(tiny_config, seed=3), torch.rand(4)
+    baseline_weights, loco_weights = baseline.state_dict(), loco.state_dict()
+    assert set(baseline_weights) < set(loco_weights)
+    for name, weight in baseline_weights.items():
+        torch.testing.assert_close(loco_weights[name], weight, rtol=0, atol=0, msg=name)
+    torch.testing.assert_close(loco_draw, baseline_draw, rtol=0, atol=0)
+
+    projections = [build(tiny_config, seed).loco.correspondence[0].audio_projection.weight for seed in (3, 4)]
+    assert not torch.equal(*projections)
+    layer = loco.loco.correspondence[0]
+    assert not torch.equal(layer.audio_projection.weight, layer.visual_projection.weight)
+
+
 def test_lac_null_key_lets_a_query_take_nothing(tiny_config):
     block = build(tiny_config).eval().loco.visual_pyramid[0]
     generator = torch.Generator().manual_seed(0)

@@ -791,6 +791,17 @@ class LocoPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module):
+        stream = getattr(module, "own_random_stream", None)
+        if stream is None:
+            self._init_module_weights(module)
+            return
+        # A stream per module, derived from the global seed: LCF's initial weights change with the seed like the
+        # rest, but drawing them neither consumes the global stream nor repeats another module's draws.
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed((torch.initial_seed() + stream) % 2**63)
+            self._init_module_weights(module)
+
+    def _init_module_weights(self, module):
         config = self.config
         if isinstance(module, (nn.Linear, nn.Conv1d)):
             init.normal_(module.weight, mean=0.0, std=config.initializer_range)
@@ -837,12 +848,18 @@ class LocoModel(LocoPreTrainedModel):
         self.audio_encoder = nn.ModuleList(
             LocoAttentionBlock(config, *block_sizes) for _ in range(config.num_unimodal_layers)
         )
-        # ABLATION: use_lcf (unav-baseline turns it off)
-        self.correspondence = (
-            nn.ModuleList(LocoLocalCorrespondence(config) for _ in range(config.num_unimodal_layers))
-            if config.use_lcf
-            else None
-        )
+        # ABLATION: use_lcf (unav-baseline turns it off). LCF draws its random weights from streams of its own, here
+        # and in `_init_weights`, so that switching it leaves the global random stream, hence every other module's
+        # initial weights and every later draw (drop-path), as they are: ablations pair on everything else.
+        with torch.random.fork_rng(devices=[]):
+            self.correspondence = (
+                nn.ModuleList(LocoLocalCorrespondence(config) for _ in range(config.num_unimodal_layers))
+                if config.use_lcf
+                else None
+            )
+        if self.correspondence is not None:
+            for stream, module in enumerate(self.correspondence.modules(), start=1):
+                module.own_random_stream = stream
         # Level 0 at stride 1, then one stride-2 block per further level, for each direction.
         strides = [1] + [2] * (config.num_pyramid_levels - 1)
         self.visual_pyramid = nn.ModuleList(
