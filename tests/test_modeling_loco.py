@@ -193,6 +193,7 @@ def test_initialisation(tiny_config):
         correspondence.pair_log_scale.exp(), torch.tensor(1 / tiny_config.lcf_temperature)
     )
     assert correspondence.pair_bias == 0
+    assert torch.all(correspondence.audio_scale == tiny_config.lcf_layer_scale_init_value)
 
 
 def test_switching_a_module_leaves_the_other_initial_weights_and_random_draws(tiny_config):

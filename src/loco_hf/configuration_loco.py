@@ -123,6 +123,9 @@ class LocoConfig(PreTrainedConfig):
             window; 1 / tau is also the initial slope k of the learned pair logit k S + b.
         lcf_loss_weight (`float`, default 0.1): weight of the LCF correspondence loss (a binary cross-entropy on
             the local audio-visual pairs: positive when both steps lie in labelled events of a shared class).
+        lcf_layer_scale_init_value (`float`, default 1.0): initial value of LCF's layer-scale vectors. Not the
+            blocks' 1e-4: the gate already keeps the modulation off where the streams do not correspond, and from
+            1e-4 the modulation spends a short schedule growing its scale (docs/ablations.md, row 30).
 
     LAC, Local Adaptive Cross-modal interaction:
         use_lac (`bool`, default True): add the adaptive Gaussian window bias to cross-modal attention.
@@ -181,6 +184,7 @@ class LocoConfig(PreTrainedConfig):
     lcf_projection_dim: int = 128
     lcf_temperature: float = 0.1
     lcf_loss_weight: float = 0.1
+    lcf_layer_scale_init_value: float = 1.0
 
     # LAC
     use_lac: bool = True
@@ -254,7 +258,8 @@ class LocoConfig(PreTrainedConfig):
             if getattr(self, name) <= 0:
                 raise ValueError(f"LocoConfig.{name} must be a positive integer, got {getattr(self, name)}.")
         non_negative = ("num_unimodal_layers", "num_head_layers", "lcf_radius", "lcf_loss_weight",
-                        "lac_max_shift", "regression_loss_weight", "layer_scale_init_value", "focal_gamma")  # fmt: skip
+                        "lac_max_shift", "regression_loss_weight", "layer_scale_init_value",
+                        "lcf_layer_scale_init_value", "focal_gamma")  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"LocoConfig.{name} must be >= 0, got {getattr(self, name)}.")

@@ -823,8 +823,8 @@ class LocoPreTrainedModel(PreTrainedModel):
         elif isinstance(module, LocoLocalCorrespondence):
             init.constant_(module.pair_log_scale, -math.log(config.lcf_temperature))
             init.zeros_(module.pair_bias)
-            init.constant_(module.audio_scale, config.layer_scale_init_value)
-            init.constant_(module.visual_scale, config.layer_scale_init_value)
+            init.constant_(module.audio_scale, config.lcf_layer_scale_init_value)
+            init.constant_(module.visual_scale, config.lcf_layer_scale_init_value)
         elif isinstance(module, LocoClassificationHead):
             prior = config.classification_prior_prob
             init.constant_(module.prior_bias, -math.log((1 - prior) / prior))
