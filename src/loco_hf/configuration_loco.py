@@ -136,6 +136,10 @@ class LocoConfig(PreTrainedConfig):
         lac_null_key (`bool`, default True): give every LAC attention a learned key with a zero value, so a query
             whose window holds no counterpart attends to nothing instead of spreading its weight over whatever
             is there (a one-modality event next to another class's event then receives nothing).
+        lac_layer_scale_init_value (`float`, default 1.0): initial value of the layer scale of the LAC attention
+            branch (the MLP branch keeps `layer_scale_init_value`). Not the blocks' 1e-4: the window and the null
+            key already decide what a query takes in, and from 1e-4 the branch spends a short schedule growing its
+            scale (docs/ablations.md, rows 31-32; dense attention at 1 gains too, but the baseline keeps UnAV's 1e-4).
         cross_attention_queries (`str`, default "self"): where the queries of cross-modal attention come from.
             "self": from the stream being updated (keys and values from the other stream; LoCo's convention).
             "other": from the other stream (keys, values and residual from the stream being updated; UnAV's).
@@ -193,6 +197,7 @@ class LocoConfig(PreTrainedConfig):
     lac_max_shift: float = 4.0
     lac_initial_windows: list[float | int] | None = None
     lac_null_key: bool = True
+    lac_layer_scale_init_value: float = 1.0
     cross_attention_queries: str = "self"
 
     # pyramid and heads
@@ -259,7 +264,7 @@ class LocoConfig(PreTrainedConfig):
                 raise ValueError(f"LocoConfig.{name} must be a positive integer, got {getattr(self, name)}.")
         non_negative = ("num_unimodal_layers", "num_head_layers", "lcf_radius", "lcf_loss_weight",
                         "lac_max_shift", "regression_loss_weight", "layer_scale_init_value",
-                        "lcf_layer_scale_init_value", "focal_gamma")  # fmt: skip
+                        "lcf_layer_scale_init_value", "lac_layer_scale_init_value", "focal_gamma")  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"LocoConfig.{name} must be >= 0, got {getattr(self, name)}.")

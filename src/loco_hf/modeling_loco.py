@@ -811,7 +811,13 @@ class LocoPreTrainedModel(PreTrainedModel):
             init.ones_(module.weight)
             init.zeros_(module.bias)
         if isinstance(module, LocoAttentionBlock):
-            init.constant_(module.attention_scale, config.layer_scale_init_value)
+            # ABLATION: lac_layer_scale_init_value (only LAC's attention branch; dense attention keeps UnAV's 1e-4)
+            attention_scale = (
+                config.lac_layer_scale_init_value
+                if module.local_window is not None
+                else config.layer_scale_init_value
+            )
+            init.constant_(module.attention_scale, attention_scale)
             init.constant_(module.mlp_scale, config.layer_scale_init_value)
             if module.null_key is not None:
                 init.zeros_(module.null_key)
