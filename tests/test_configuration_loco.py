@@ -78,6 +78,7 @@ def test_unknown_preset():
         ({"visual_dim": 0}, "visual_dim"),
         ({"lcf_temperature": 0.0}, "lcf_temperature"),
         ({"lcf_layer_scale_init_value": -1.0}, "lcf_layer_scale_init_value"),
+        ({"lac_layer_scale_init_value": -1.0}, "lac_layer_scale_init_value"),
         ({"fps": -25.0}, "fps"),
         ({"num_pyramid_levels": 0}, "num_pyramid_levels"),
     ],

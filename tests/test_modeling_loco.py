@@ -183,7 +183,9 @@ def test_initialisation(tiny_config):
     torch.testing.assert_close(bias, torch.full_like(bias, -4.59512), atol=1e-4, rtol=0)
     assert model.regression_head.level_scales.tolist() == [1.0, 1.0, 1.0]
     block = model.loco.visual_pyramid[0]
-    assert torch.all(block.attention_scale == 1e-4)
+    assert torch.all(block.attention_scale == tiny_config.lac_layer_scale_init_value)
+    assert torch.all(block.mlp_scale == tiny_config.layer_scale_init_value)
+    assert torch.all(model.loco.visual_encoder[0].attention_scale == tiny_config.layer_scale_init_value)
     width = block.local_window
     initial = width.min_window + (width.max_window - width.min_window) * torch.sigmoid(width.width_bias)
     torch.testing.assert_close(initial, torch.tensor([1.0, 2.0]))
@@ -197,14 +199,17 @@ def test_initialisation(tiny_config):
 
 
 def test_switching_a_module_leaves_the_other_initial_weights_and_random_draws(tiny_config):
-    """Ablations pair on the seed: with the same seed, every weight the variants share starts equal, and so does
-    the random stream that training goes on drawing from (drop-path); LCF's own weights change with the seed."""
+    """Ablations pair on the seed: with the same seed, every weight the variants share starts equal (but LAC's
+    attention layer scale, a constant of its own), and so does the random stream that training goes on drawing from
+    (drop-path); LCF's own weights change with the seed."""
     baseline_config = make_tiny_config(use_lcf=False, use_lac=False, cross_attention_queries="other")
     baseline, baseline_draw = build(baseline_config, seed=3), torch.rand(4)
     loco, loco_draw = build(tiny_config, seed=3), torch.rand(4)
     baseline_weights, loco_weights = baseline.state_dict(), loco.state_dict()
     assert set(baseline_weights) < set(loco_weights)
     for name, weight in baseline_weights.items():
+        if "pyramid" in name and name.endswith("attention_scale"):
+            weight = torch.full_like(weight, tiny_config.lac_layer_scale_init_value)
         torch.testing.assert_close(loco_weights[name], weight, rtol=0, atol=0, msg=name)
     torch.testing.assert_close(loco_draw, baseline_draw, rtol=0, atol=0)
 
