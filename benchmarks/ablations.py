@@ -30,10 +30,10 @@ from pathlib import Path
 # The UnAV baseline: both LoCo modules off and UnAV's cross-attention queries (from the other stream). The
 # single-module variants keep LoCo's query convention (from the stream being updated), as full LoCo does.
 VARIANTS = {
-    "UnAV baseline": {"use_lcf": False, "use_lac": False, "cross_attention_queries": "other"},
-    "LCF only": {"use_lcf": True, "use_lac": False, "cross_attention_queries": "self"},
-    "LAC only": {"use_lcf": False, "use_lac": True, "cross_attention_queries": "self"},
-    "LoCo (LCF + LAC)": {"use_lcf": True, "use_lac": True, "cross_attention_queries": "self"},
+    "UnAV baseline": {"use_lcf": False, "use_lac": False, "cross_attention_query_source": "other_stream"},
+    "LCF only": {"use_lcf": True, "use_lac": False, "cross_attention_query_source": "updated_stream"},
+    "LAC only": {"use_lcf": False, "use_lac": True, "cross_attention_query_source": "updated_stream"},
+    "LoCo (LCF + LAC)": {"use_lcf": True, "use_lac": True, "cross_attention_query_source": "updated_stream"},
 }
 BASELINE = "UnAV baseline"
 REPORTED = ("average_mAP", "mAP@0.5", "mAP@0.7", "mAP@0.9")

@@ -17,7 +17,7 @@ def test_default_is_unav100_i3d_vggish():
     assert (config.visual_dim, config.audio_dim, config.fps, config.feature_stride, config.feature_window) == (
         2048, 128, 25.0, 8, 24)  # fmt: skip
     assert config.max_seq_len == 224 and config.hidden_size == 512 and config.num_attention_heads == 4
-    assert config.pyramid_strides == [1, 2, 4, 8, 16, 32]
+    assert config.pyramid_strides == [1, 2, 4, 8, 16, 32] and config.max_stride == 32
     assert config.regression_ranges == [[0, 4], [4, 8], [8, 16], [16, 32], [32, 64], [64, 10000]]
     assert config.seconds_per_step == pytest.approx(0.32)
     assert config.id2label[0] == "man speaking" and config.id2label[99] == "hair dryer drying"
@@ -35,8 +35,18 @@ def test_onepeace_and_baseline_presets():
     )
     assert (onepeace.feature_window, onepeace.max_seq_len) == (16, 256)
     baseline = LocoConfig.from_preset("unav-baseline")
-    assert not baseline.use_lcf and not baseline.use_lac and baseline.cross_attention_queries == "other"
-    assert LocoConfig().cross_attention_queries == "self"
+    assert not baseline.use_lcf and not baseline.use_lac
+    assert baseline.cross_attention_query_source == "other_stream"
+    assert LocoConfig().cross_attention_query_source == "updated_stream"
+
+
+def test_small_preset_names_no_data_set():
+    """The `small` preset fixes only the number of classes; a data set's class names replace the placeholders."""
+    small = LocoConfig.from_preset("small")
+    assert small.num_labels == 20 and small.id2label[0] == "LABEL_0" and small.label2id["LABEL_19"] == 19
+    names = {i: f"event {i}" for i in range(20)}
+    named = LocoConfig.from_preset("small", id2label=names)
+    assert named.id2label == names and named.label2id["event 3"] == 3 and named.num_labels == 20
 
 
 def test_unav100_class_names_match_the_annotation_file(unav100_annotations):
@@ -70,15 +80,13 @@ def test_unknown_preset():
         ({"lac_max_window": 0.2}, "lac_max_window"),
         ({"lac_initial_windows": [1.0, 2.0]}, "lac_initial_windows"),
         ({"lac_initial_windows": [1.0, 2.0, 4.0, 40.0]}, "lac_initial_windows"),
-        ({"cross_attention_queries": "keys"}, "cross_attention_queries"),
+        ({"cross_attention_query_source": "self"}, "cross_attention_query_source"),
         ({"regression_ranges": [[0, 4]]}, "regression_ranges"),
         ({"regression_ranges": [[0, 4], [4, 8], [8, 16], [16, 32], [32, 64], [64, 10]]}, "regression_ranges"),
         ({"drop_path_rate": 1.0}, "drop_path_rate"),
         ({"classification_prior_prob": 0.0}, "classification_prior_prob"),
         ({"visual_dim": 0}, "visual_dim"),
         ({"lcf_temperature": 0.0}, "lcf_temperature"),
-        ({"lcf_layer_scale_init_value": -1.0}, "lcf_layer_scale_init_value"),
-        ({"lac_layer_scale_init_value": -1.0}, "lac_layer_scale_init_value"),
         ({"fps": -25.0}, "fps"),
         ({"num_pyramid_levels": 0}, "num_pyramid_levels"),
     ],
@@ -91,3 +99,42 @@ def test_invalid_values_name_the_field(overrides, field):
 def test_preset_with_new_class_names_derives_label2id():
     config = LocoConfig.from_preset("small", id2label={0: "bark", 1: "meow"})
     assert config.num_labels == 2 and config.label2id == {"bark": 0, "meow": 1}
+
+
+@pytest.mark.parametrize(("old", "new"), [("self", "updated_stream"), ("other", "other_stream")])
+def test_old_query_field_still_loads_with_a_warning(tmp_path, old, new):
+    with pytest.warns(FutureWarning, match=f"cross_attention_query_source='{new}'"):
+        assert LocoConfig(cross_attention_queries=old).cross_attention_query_source == new
+    with pytest.warns(FutureWarning, match="cross_attention_query_source"):
+        preset = LocoConfig.from_preset("unav-baseline", cross_attention_queries=old)
+    assert preset.cross_attention_query_source == new
+    # A config.json written before the rename.
+    saved = LocoConfig.from_preset("small").to_dict()
+    saved.pop("cross_attention_query_source")
+    (tmp_path / "config.json").write_text(json.dumps({**saved, "cross_attention_queries": old}))
+    with pytest.warns(FutureWarning, match="cross_attention_queries"):
+        loaded = LocoConfig.from_pretrained(tmp_path)
+    assert loaded.cross_attention_query_source == new
+    assert "cross_attention_queries" not in loaded.to_dict()
+    with pytest.warns(FutureWarning, match="read cross_attention_query_source"):
+        assert loaded.cross_attention_queries == old
+    with pytest.raises(ValueError, match="cross_attention_queries"):
+        LocoConfig(cross_attention_queries="keys")
+
+
+@pytest.mark.parametrize(
+    ("field", "built_in", "other"),
+    [
+        ("lac_null_key", True, False),
+        ("lcf_layer_scale_init_value", 1.0, 1e-4),
+        ("lac_layer_scale_init_value", 1.0, 0.1),
+    ],
+)
+def test_removed_fields_load_when_they_ask_for_the_built_in_behaviour(tmp_path, field, built_in, other):
+    saved = LocoConfig.from_preset("small").to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({**saved, field: built_in}))
+    with pytest.warns(FutureWarning, match=field):
+        loaded = LocoConfig.from_pretrained(tmp_path)
+    assert field not in loaded.to_dict() and loaded.to_dict() == LocoConfig.from_preset("small").to_dict()
+    with pytest.raises(ValueError, match=f"LocoConfig.{field}"):
+        LocoConfig(**{field: other})

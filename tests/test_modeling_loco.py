@@ -8,7 +8,16 @@ import torch
 from conftest import make_tiny_batch, make_tiny_config
 
 from loco_hf import LocoConfig, LocoForEventLocalization
-from loco_hf.modeling_loco import assign_labels, diou_loss_1d, make_points, pad_labels, sigmoid_focal_loss
+from loco_hf.loss_loco import (
+    assign_labels,
+    diou_loss_1d,
+    local_correspondence_loss,
+    make_points,
+    pad_labels,
+    sigmoid_focal_loss,
+    step_event_classes,
+)
+from loco_hf.modeling_loco import LocoLocalAdaptiveCrossAttention
 
 
 def build(config, seed=0):
@@ -35,6 +44,23 @@ def test_output_shapes_and_loss(tiny_config, lengths):
     assert output.point_mask[:, 32:48].sum(1).tolist() == [(n + 1) // 2 for n in lengths]
     expected = tiny_config.regression_loss_weight * output.regression_loss + output.classification_loss
     torch.testing.assert_close(output.loss.detach(), expected + tiny_config.lcf_loss_weight * output.lcf_loss)
+
+
+def test_base_model_carries_its_points_and_padded_length(tiny_config):
+    """`LocoModel` returns everything label assignment needs: the points, their regression ranges and T."""
+    batch = make_tiny_batch(tiny_config, (30, 9))
+    base = build(tiny_config).loco.eval()(
+        batch["visual_features"][:, :30], batch["audio_features"][:, :30], batch["attention_mask"][:, :30]
+    )
+    assert base.padded_length == 32  # 30 steps padded to the largest stride, 4
+    positions, strides, ranges = make_points(32, tiny_config)
+    for name, expected in (
+        ("point_positions", positions),
+        ("point_strides", strides),
+        ("point_ranges", ranges),
+    ):
+        torch.testing.assert_close(base[name], expected, rtol=0, atol=0)
+    assert base.last_hidden_state.shape == (2, 32 + 16 + 8, 2 * tiny_config.hidden_size)
 
 
 def test_no_loss_without_labels(tiny_config, tiny_batch):
@@ -64,10 +90,9 @@ def test_every_parameter_receives_a_gradient(tiny_config, tiny_batch):
         {"use_lcf": False},
         {"use_lac": False},
         {"use_dependency_block": False},
-        {"cross_attention_queries": "other"},
-        {"use_lcf": False, "use_lac": False, "cross_attention_queries": "other"},
+        {"cross_attention_query_source": "other_stream"},
+        {"use_lcf": False, "use_lac": False, "cross_attention_query_source": "other_stream"},
         {"lcf_radius": 0},
-        {"lac_null_key": False},
     ],
 )
 def test_ablation_switches(overrides):
@@ -77,15 +102,27 @@ def test_ablation_switches(overrides):
     assert torch.isfinite(output.loss)
     output.loss.backward()
     assert all(p.grad is not None for p in model.parameters())
-    names = {name.split(".")[1] for name, _ in model.named_parameters() if name.startswith("loco.")}
-    assert ("correspondence" in names) == config.use_lcf
-    assert ("dependency" in names) == config.use_dependency_block
-    has_window = any("local_window" in name for name, _ in model.named_parameters())
-    assert has_window == config.use_lac
-    has_null_key = any(name.endswith("null_key") for name, _ in model.named_parameters())
-    assert has_null_key == (config.use_lac and config.lac_null_key)
+    # A module switched off owns no parameters, and its outputs are absent.
+    for switch in ("use_lcf", "use_lac", "use_dependency_block"):
+        on = make_tiny_config(**{**overrides, switch: True})
+        if not getattr(config, switch):
+            assert build(config).num_parameters() < build(on).num_parameters(), switch
+    pyramid = [*model.loco.visual_pyramid, *model.loco.audio_pyramid]
+    assert all(isinstance(block, LocoLocalAdaptiveCrossAttention) == config.use_lac for block in pyramid)
     if not config.use_lcf:
         assert output.lcf_loss == 0 and output.lcf_coherence is None
+    else:
+        assert output.lcf_loss > 0 and output.lcf_coherence is not None
+
+
+def test_query_source_changes_the_outputs_not_the_weights(tiny_config, tiny_batch):
+    """Both query conventions build the same parameters; they read them differently."""
+    tiny_batch.pop("labels")
+    updated = build(tiny_config).eval()
+    other = build(make_tiny_config(cross_attention_query_source="other_stream")).eval()
+    assert updated.state_dict().keys() == other.state_dict().keys()
+    other.load_state_dict(updated.state_dict())
+    assert not torch.allclose(updated(**tiny_batch).logits, other(**tiny_batch).logits)
 
 
 def test_padding_does_not_change_valid_outputs(tiny_config):
@@ -183,7 +220,8 @@ def test_initialisation(tiny_config):
     torch.testing.assert_close(bias, torch.full_like(bias, -4.59512), atol=1e-4, rtol=0)
     assert model.regression_head.level_scales.tolist() == [1.0, 1.0, 1.0]
     block = model.loco.visual_pyramid[0]
-    assert torch.all(block.attention_scale == tiny_config.lac_layer_scale_init_value)
+    # LAC's attention branch and LCF's modulation start at layer scale 1, every other branch at 1e-4.
+    assert torch.all(block.attention_scale == 1.0)
     assert torch.all(block.mlp_scale == tiny_config.layer_scale_init_value)
     assert torch.all(model.loco.visual_encoder[0].attention_scale == tiny_config.layer_scale_init_value)
     width = block.local_window
@@ -195,21 +233,23 @@ def test_initialisation(tiny_config):
         correspondence.pair_log_scale.exp(), torch.tensor(1 / tiny_config.lcf_temperature)
     )
     assert correspondence.pair_bias == 0
-    assert torch.all(correspondence.audio_scale == tiny_config.lcf_layer_scale_init_value)
+    assert torch.all(correspondence.audio_scale == 1.0) and torch.all(correspondence.visual_scale == 1.0)
 
 
 def test_switching_a_module_leaves_the_other_initial_weights_and_random_draws(tiny_config):
     """Ablations pair on the seed: with the same seed, every weight the variants share starts equal (but LAC's
     attention layer scale, a constant of its own), and so does the random stream that training goes on drawing from
     (drop-path); LCF's own weights change with the seed."""
-    baseline_config = make_tiny_config(use_lcf=False, use_lac=False, cross_attention_queries="other")
+    baseline_config = make_tiny_config(
+        use_lcf=False, use_lac=False, cross_attention_query_source="other_stream"
+    )
     baseline, baseline_draw = build(baseline_config, seed=3), torch.rand(4)
     loco, loco_draw = build(tiny_config, seed=3), torch.rand(4)
     baseline_weights, loco_weights = baseline.state_dict(), loco.state_dict()
     assert set(baseline_weights) < set(loco_weights)
     for name, weight in baseline_weights.items():
         if "pyramid" in name and name.endswith("attention_scale"):
-            weight = torch.full_like(weight, tiny_config.lac_layer_scale_init_value)
+            weight = torch.full_like(weight, 1.0)
         torch.testing.assert_close(loco_weights[name], weight, rtol=0, atol=0, msg=name)
     torch.testing.assert_close(loco_draw, baseline_draw, rtol=0, atol=0)
 
@@ -328,7 +368,7 @@ def test_diou_and_focal_hand_computed():
 def test_remote_code_loads_without_the_package(tmp_path, tiny_config, tiny_batch):
     model = build(tiny_config).eval()
     model.save_pretrained(tmp_path / "checkpoint")
-    for name in ("configuration_loco.py", "modeling_loco.py"):
+    for name in ("configuration_loco.py", "modeling_loco.py", "loss_loco.py"):
         assert (tmp_path / "checkpoint" / name).exists()
     tiny_batch.pop("labels")
     torch.save({"inputs": tiny_batch, "logits": model(**tiny_batch).logits}, tmp_path / "expected.pt")
@@ -351,8 +391,6 @@ def test_remote_code_loads_without_the_package(tmp_path, tiny_config, tiny_batch
 
 
 def test_local_correspondence_loss_pairs():
-    from loco_hf.modeling_loco import local_correspondence_loss, step_event_classes
-
     # One video of 4 steps, radius 1; steps 0-1 lie inside an event of class 0.
     step_classes = step_event_classes(
         torch.tensor([[[0.0, 1.0]]]), torch.tensor([[0]]), torch.tensor([[True]]), seq_len=4, num_classes=2

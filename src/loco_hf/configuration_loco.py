@@ -7,8 +7,10 @@ UnAV baseline (Geng et al., CVPR 2023) with two modules:
 * LCF, Local Correspondence Feature modulation: local cross-modal coherence modulates the unimodal encoders;
 * LAC, Local Adaptive Cross-modal interaction: cross-modal attention with a data-driven local window.
 
-With both switched off and `cross_attention_queries="other"` the network is the UnAV baseline.
+With both switched off and `cross_attention_query_source="other_stream"` the network is the UnAV baseline.
 """
+
+import warnings
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
@@ -38,10 +40,6 @@ UNAV100_CLASS_NAMES = [
     "hair dryer drying",
 ]  # fmt: skip
 
-# Number of event classes of the synthetic UnAV-style data (loco_hf.data.synthetic) used by the `small` preset.
-SYNTHETIC_NUM_CLASSES = 20
-SYNTHETIC_CLASS_NAMES = [f"synthetic event {i:02d}" for i in range(SYNTHETIC_NUM_CLASSES)]
-
 _UNAV_REGRESSION_RANGES = [[0.0, 4.0], [4.0, 8.0], [8.0, 16.0], [16.0, 32.0], [32.0, 64.0], [64.0, 10000.0]]
 
 
@@ -66,14 +64,13 @@ PRESETS: dict[str, dict] = {
         **_label_maps(UNAV100_CLASS_NAMES),
         "use_lcf": False,
         "use_lac": False,
-        "cross_attention_queries": "other",
+        "cross_attention_query_source": "other_stream",
     },
-    # CPU-sized network on the synthetic UnAV-style data: same grid and pyramid as UnAV-100, narrower layers and
-    # no dependency block. The block costs half of a CPU step at this width, and at the main job's budget of a few
-    # hundred steps it lowered test mAP (10.3 without against 6.3 with, docs/ablations.md): the budget is better
-    # spent on steps. Every variant of the ablation grid, the baseline included, uses the same preset.
+    # A CPU-sized network: the time grid and pyramid of UnAV-100, narrower layers and no dependency block (at this
+    # width the block costs about half of a CPU step, which a short schedule spends better on more steps). Its 20
+    # classes are named by the data set it is trained on.
     "small": {
-        **_label_maps(SYNTHETIC_CLASS_NAMES),
+        "num_labels": 20,
         "visual_dim": 256,
         "audio_dim": 128,
         "hidden_size": 64,
@@ -87,7 +84,56 @@ PRESETS: dict[str, dict] = {
 }
 DEFAULT_PRESET = "unav100-i3d-vggish"
 
-CROSS_ATTENTION_QUERY_CONVENTIONS = ("self", "other")
+CROSS_ATTENTION_QUERY_SOURCES = ("updated_stream", "other_stream")
+
+# Fields of older configurations: the old name and value of the query source, and switches whose only supported
+# value is now built in (a config asking for another value asks for a network this code no longer builds).
+_OLD_QUERY_SOURCE_VALUES = {"self": "updated_stream", "other": "other_stream"}
+_REMOVED_FIELDS = {"lac_null_key": True, "lcf_layer_scale_init_value": 1.0, "lac_layer_scale_init_value": 1.0}
+
+
+def _upgrade_old_fields(fields: dict) -> dict:
+    """Maps the fields of an older configuration (a config.json or `from_preset` overrides) to the current ones.
+
+    `cross_attention_queries` ("self" / "other") becomes `cross_attention_query_source` ("updated_stream" /
+    "other_stream"), with a FutureWarning. A removed field is dropped with a FutureWarning when it holds the value
+    that is now built in, and raises a ValueError otherwise.
+    """
+    if "cross_attention_queries" in fields:
+        old = fields.pop("cross_attention_queries")
+        if old not in _OLD_QUERY_SOURCE_VALUES:
+            raise ValueError(
+                f"LocoConfig.cross_attention_queries must be one of {tuple(_OLD_QUERY_SOURCE_VALUES)}, got {old!r}."
+            )
+        new = _OLD_QUERY_SOURCE_VALUES[old]
+        warnings.warn(
+            f"LocoConfig.cross_attention_queries={old!r} is deprecated: use cross_attention_query_source={new!r}.",
+            FutureWarning,
+            stacklevel=4,
+        )
+        fields.setdefault("cross_attention_query_source", new)
+    for name, built_in in _REMOVED_FIELDS.items():
+        if name not in fields:
+            continue
+        value = fields.pop(name)
+        if value != built_in:
+            raise ValueError(
+                f"LocoConfig.{name}={value!r} is no longer supported: this version always uses {built_in!r}."
+            )
+        warnings.warn(
+            f"LocoConfig.{name} is deprecated and ignored: its value {built_in!r} is always used.",
+            FutureWarning,
+            stacklevel=4,
+        )
+    return fields
+
+
+def check_max_seq_len(max_seq_len: int, max_stride: int, owner: str) -> None:
+    """Raises a ValueError unless the training length `max_seq_len` (steps) is a multiple of `max_stride`."""
+    if max_seq_len % max_stride:
+        raise ValueError(
+            f"{owner}.max_seq_len ({max_seq_len}) must be a multiple of the largest pyramid stride, max_stride ({max_stride})."
+        )
 
 
 @strict
@@ -123,26 +169,17 @@ class LocoConfig(PreTrainedConfig):
             window; 1 / tau is also the initial slope k of the learned pair logit k S + b.
         lcf_loss_weight (`float`, default 0.1): weight of the LCF correspondence loss (a binary cross-entropy on
             the local audio-visual pairs: positive when both steps lie in labelled events of a shared class).
-        lcf_layer_scale_init_value (`float`, default 1.0): initial value of LCF's layer-scale vectors. Not the
-            blocks' 1e-4: the gate already keeps the modulation off where the streams do not correspond, and from
-            1e-4 the modulation spends a short schedule growing its scale (docs/ablations.md, row 30).
 
     LAC, Local Adaptive Cross-modal interaction:
-        use_lac (`bool`, default True): add the adaptive Gaussian window bias to cross-modal attention.
+        use_lac (`bool`, default True): cross-modal attention with LAC's adaptive Gaussian window and null key.
         lac_min_window (`float`, default 0.5): smallest window width w_min, in steps of the level.
         lac_max_window (`float`, default 16.0): largest window width w_max, in steps of the level.
         lac_max_shift (`float`, default 4.0): largest window shift delta_max, in steps of the level.
         lac_initial_windows (`list[float]`, default [1, 2, 4, 8]): initial width of each head.
-        lac_null_key (`bool`, default True): give every LAC attention a learned key with a zero value, so a query
-            whose window holds no counterpart attends to nothing instead of spreading its weight over whatever
-            is there (a one-modality event next to another class's event then receives nothing).
-        lac_layer_scale_init_value (`float`, default 1.0): initial value of the layer scale of the LAC attention
-            branch (the MLP branch keeps `layer_scale_init_value`). Not the blocks' 1e-4: the window and the null
-            key already decide what a query takes in, and from 1e-4 the branch spends a short schedule growing its
-            scale (docs/ablations.md, rows 31-32; dense attention at 1 gains too, but the baseline keeps UnAV's 1e-4).
-        cross_attention_queries (`str`, default "self"): where the queries of cross-modal attention come from.
-            "self": from the stream being updated (keys and values from the other stream; LoCo's convention).
-            "other": from the other stream (keys, values and residual from the stream being updated; UnAV's).
+        cross_attention_query_source (`str`, default "updated_stream"): where the queries of cross-modal attention
+            come from. "updated_stream": from the stream being updated, keys and values from the other stream
+            (LoCo). "other_stream": from the other stream, keys, values and residual from the stream being updated
+            (the UnAV code).
 
     Pyramid and heads:
         num_pyramid_levels (`int`, default 6): levels of the cross-modal pyramid, strides 1, 2, 4, ...
@@ -159,7 +196,19 @@ class LocoConfig(PreTrainedConfig):
         loss_normalizer_init (`float`, default 250.0): initial EMA of the positive-point count.
         loss_normalizer_momentum (`float`, default 0.9): EMA momentum of the positive-point count.
 
-    `id2label` / `label2id` name the classes; `num_labels` is derived from them.
+    `id2label` / `label2id` name the classes; `num_labels` is derived from them. A config built from `num_labels`
+    alone (the `small` preset) names its classes "LABEL_0", ...; training takes the names from the data set.
+
+    Variants: `use_lcf`, `use_lac` and `use_dependency_block` switch LoCo's two modules and UnAV's dependency block
+    on or off, and `cross_attention_query_source` picks the query convention of cross-modal attention. All off with
+    "other_stream" is the UnAV baseline (`unav-baseline`); the defaults are LoCo. Each switch is read once, where
+    the model is built. LCF's modulation and LAC's attention branch start at layer scale 1 rather than
+    `layer_scale_init_value`: their gates (LCF's coherence gate, LAC's window and null key) already decide what a
+    step takes in, and from 1e-4 a short schedule is spent growing the scale.
+
+    Deprecated fields, still accepted with a FutureWarning: `cross_attention_queries` ("self" / "other", now
+    `cross_attention_query_source` "updated_stream" / "other_stream"), and `lac_null_key` (always True),
+    `lcf_layer_scale_init_value` and `lac_layer_scale_init_value` (always 1.0), which raise for any other value.
     """
 
     model_type = "loco"
@@ -188,7 +237,6 @@ class LocoConfig(PreTrainedConfig):
     lcf_projection_dim: int = 128
     lcf_temperature: float = 0.1
     lcf_loss_weight: float = 0.1
-    lcf_layer_scale_init_value: float = 1.0
 
     # LAC
     use_lac: bool = True
@@ -196,9 +244,7 @@ class LocoConfig(PreTrainedConfig):
     lac_max_window: float = 16.0
     lac_max_shift: float = 4.0
     lac_initial_windows: list[float | int] | None = None
-    lac_null_key: bool = True
-    lac_layer_scale_init_value: float = 1.0
-    cross_attention_queries: str = "self"
+    cross_attention_query_source: str = "updated_stream"
 
     # pyramid and heads
     num_pyramid_levels: int = 6
@@ -217,15 +263,21 @@ class LocoConfig(PreTrainedConfig):
     loss_normalizer_momentum: float = 0.9
 
     def __post_init__(self, **kwargs):
+        old_fields = {
+            name: kwargs.pop(name) for name in (*_REMOVED_FIELDS, "cross_attention_queries") if name in kwargs
+        }
+        self.cross_attention_query_source = _upgrade_old_fields(old_fields).get(
+            "cross_attention_query_source", self.cross_attention_query_source
+        )
         if self.lac_initial_windows is None:
             self.lac_initial_windows = [float(2**h) for h in range(self.num_attention_heads)]
         if self.regression_ranges is None and self.num_pyramid_levels > 0:
             # UnAV's ranges for the first levels; the last level takes every longer event.
             self.regression_ranges = [list(r) for r in _UNAV_REGRESSION_RANGES[: self.num_pyramid_levels]]
             self.regression_ranges[-1][1] = 10000.0
-        if self.id2label is None:
+        if self.id2label is None and kwargs.get("num_labels") is None:
             self.id2label, self.label2id = _label_maps(UNAV100_CLASS_NAMES).values()
-        elif self.label2id is None:
+        elif self.id2label is not None and self.label2id is None:
             self.label2id = {name: int(i) for i, name in self.id2label.items()}
         super().__post_init__(**kwargs)
         # Validated here rather than in a `validate_*` method: `@strict` would wrap the ValueError in its own
@@ -238,6 +290,21 @@ class LocoConfig(PreTrainedConfig):
         return [2**level for level in range(self.num_pyramid_levels)]
 
     @property
+    def max_stride(self) -> int:
+        """Stride of the coarsest pyramid level, in steps: padded lengths are multiples of it."""
+        return 2 ** (self.num_pyramid_levels - 1)
+
+    @property
+    def cross_attention_queries(self) -> str:
+        """Deprecated: `cross_attention_query_source` in its old vocabulary ("self" / "other")."""
+        warnings.warn(
+            "LocoConfig.cross_attention_queries is deprecated: read cross_attention_query_source.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return {new: old for old, new in _OLD_QUERY_SOURCE_VALUES.items()}[self.cross_attention_query_source]
+
+    @property
     def seconds_per_step(self) -> float:
         """Duration of one feature step, in seconds (0.32 s for I3D/VGGish)."""
         return self.feature_stride / self.fps
@@ -247,9 +314,12 @@ class LocoConfig(PreTrainedConfig):
         """Builds the configuration of a named preset (see `PRESETS`); keyword arguments override fields."""
         if name not in PRESETS:
             raise ValueError(f"Unknown LoCo preset {name!r}; available presets: {sorted(PRESETS)}.")
+        overrides = _upgrade_old_fields(dict(overrides))
         fields = {**PRESETS[name], **overrides}
-        if "id2label" in overrides and "label2id" not in overrides:
-            fields.pop("label2id")  # derived again from the new names
+        if "id2label" in overrides:
+            fields.pop("num_labels", None)  # derived from the new names
+            if "label2id" not in overrides:
+                fields.pop("label2id", None)  # derived again from the new names
         return cls(**fields)
 
     def check_values(self):
@@ -263,8 +333,7 @@ class LocoConfig(PreTrainedConfig):
             if getattr(self, name) <= 0:
                 raise ValueError(f"LocoConfig.{name} must be a positive integer, got {getattr(self, name)}.")
         non_negative = ("num_unimodal_layers", "num_head_layers", "lcf_radius", "lcf_loss_weight",
-                        "lac_max_shift", "regression_loss_weight", "layer_scale_init_value",
-                        "lcf_layer_scale_init_value", "lac_layer_scale_init_value", "focal_gamma")  # fmt: skip
+                        "lac_max_shift", "regression_loss_weight", "layer_scale_init_value", "focal_gamma")  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"LocoConfig.{name} must be >= 0, got {getattr(self, name)}.")
@@ -283,12 +352,7 @@ class LocoConfig(PreTrainedConfig):
                 f"LocoConfig.hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
                 f"({self.num_attention_heads})."
             )
-        largest_stride = 2 ** (self.num_pyramid_levels - 1)
-        if self.max_seq_len % largest_stride:
-            raise ValueError(
-                f"LocoConfig.max_seq_len ({self.max_seq_len}) must be divisible by the largest pyramid stride "
-                f"({largest_stride} for num_pyramid_levels={self.num_pyramid_levels})."
-            )
+        check_max_seq_len(self.max_seq_len, self.max_stride, "LocoConfig")
         if self.lac_max_window < self.lac_min_window:
             raise ValueError(
                 f"LocoConfig.lac_max_window ({self.lac_max_window}) must be >= lac_min_window ({self.lac_min_window})."
@@ -304,10 +368,10 @@ class LocoConfig(PreTrainedConfig):
                     f"LocoConfig.lac_initial_windows values must lie strictly between lac_min_window "
                     f"({self.lac_min_window}) and lac_max_window ({self.lac_max_window}), got {width}."
                 )
-        if self.cross_attention_queries not in CROSS_ATTENTION_QUERY_CONVENTIONS:
+        if self.cross_attention_query_source not in CROSS_ATTENTION_QUERY_SOURCES:
             raise ValueError(
-                f"LocoConfig.cross_attention_queries must be one of {CROSS_ATTENTION_QUERY_CONVENTIONS}, "
-                f"got {self.cross_attention_queries!r}."
+                f"LocoConfig.cross_attention_query_source must be one of {CROSS_ATTENTION_QUERY_SOURCES}, "
+                f"got {self.cross_attention_query_source!r}."
             )
         if self.regression_ranges is None or len(self.regression_ranges) != self.num_pyramid_levels:
             raise ValueError(

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from transformers import BatchFeature, FeatureExtractionMixin
 
-from .configuration_loco import LocoConfig
+from .configuration_loco import LocoConfig, check_max_seq_len
 
 logger = logging.getLogger(__name__)
 
@@ -396,10 +396,7 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         ):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"LocoFeatureExtractor.{field} must be a positive integer, got {value!r}.")
-        if max_seq_len % max_stride:
-            raise ValueError(
-                f"LocoFeatureExtractor.max_seq_len ({max_seq_len}) must be a multiple of max_stride ({max_stride})."
-            )
+        check_max_seq_len(max_seq_len, max_stride, "LocoFeatureExtractor")
         _check_time_grid(fps, feature_stride, feature_window)
         _check_nms_arguments(nms_method, nms_sigma, nms_iou_threshold, min_score, max_detections)
         if id2label is None:
@@ -436,7 +433,7 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             visual_dim=config.visual_dim,
             audio_dim=config.audio_dim,
             max_seq_len=config.max_seq_len,
-            max_stride=config.pyramid_strides[-1],
+            max_stride=config.max_stride,
             fps=config.fps,
             feature_stride=config.feature_stride,
             feature_window=config.feature_window,

@@ -10,7 +10,10 @@ ActionFormer, with two modules:
   local correspondence loss (is this audio-visual pair one event?) pulls the encoders towards modality-shared
   semantics and calibrates the coherence gate;
 * LAC (Local Adaptive Cross-modal interaction), in the cross-modal pyramid: cross-modal attention with a Gaussian
-  window whose width and shift each query predicts, and a null key so that a query may find nothing.
+  window whose width and shift each query predicts, and a null key so that a query may find nothing
+  (`LocoLocalAdaptiveCrossAttention`, used in place of the dense `LocoAttentionBlock` when `use_lac` is on).
+
+Points, label assignment and losses are pure functions in `loss_loco.py`.
 
 Data flow (one row per stage)::
 
@@ -37,6 +40,17 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput, logging
 
 from .configuration_loco import LocoConfig
+from .loss_loco import (
+    assign_labels,
+    compute_loss,
+    level_lengths,
+    local_correspondence_loss,
+    local_window_mask,
+    local_windows,
+    make_points,
+    pad_labels,
+    step_event_classes,
+)
 
 logger = logging.get_logger(__name__)
 
@@ -51,7 +65,11 @@ class LocoModelOutput(ModelOutput):
             Fused audio-visual feature of every point of every level, level 0 first.
         point_positions (`torch.FloatTensor` of shape `(num_points,)`): position of each point, in steps.
         point_strides (`torch.FloatTensor` of shape `(num_points,)`): stride of each point's level, in steps.
+        point_ranges (`torch.FloatTensor` of shape `(num_points, 2)`): regression range [low, high] of each point's
+            level, in steps (what `assign_labels` matches max(left, right) against).
         point_mask (`torch.BoolTensor` of shape `(batch_size, num_points)`): valid points.
+        padded_length (`int`): the padded length T, in steps (a multiple of the largest stride); level l has
+            T / 2^l points.
         lcf_pair_logits (`torch.FloatTensor` of shape `(num_unimodal_layers, batch_size, seq_len, 2 * lcf_radius + 1)`):
             LCF's logit k S(t, t + o) + b that audio step t and visual step t + o show one audio-visual event, for
             o = -r ... r, at each unimodal layer (only with `use_lcf`): the input of the correspondence loss.
@@ -62,7 +80,9 @@ class LocoModelOutput(ModelOutput):
     last_hidden_state: torch.FloatTensor | None = None
     point_positions: torch.FloatTensor | None = None
     point_strides: torch.FloatTensor | None = None
+    point_ranges: torch.FloatTensor | None = None
     point_mask: torch.BoolTensor | None = None
+    padded_length: int | None = None
     lcf_pair_logits: torch.FloatTensor | None = None
     lcf_coherence: torch.FloatTensor | None = None
 
@@ -266,13 +286,11 @@ class LocoAttentionBlock(nn.Module):
     """Pre-LN transformer block, self- or cross-attention, optionally strided (stride 2 halves the length).
 
     `hidden_states` is the stream being updated: it always supplies the residual. For cross-attention `context` is
-    the other stream and `query_from_context` picks the convention: False (LoCo's default) takes queries from the
-    updated stream and keys/values from the context; True (UnAV's code) takes queries from the context and keys,
-    values from the updated stream. q, k and v each see a depthwise conv + LayerNorm before their projection,
-    which is also how a strided block downsamples. Both residual branches carry layer scale and drop-path. With
-    LAC (`use_local_window`) the attention gets the window bias and, with `lac_null_key`, a learned null key whose
-    value is zero: a softmax must spend its weight somewhere, and without the null key a query whose window holds
-    nothing of its kind (a one-modality event) takes in whatever the other stream has there.
+    the other stream, and `config.cross_attention_query_source` picks where the queries come from: "updated_stream"
+    (LoCo) takes queries from the updated stream and keys/values from the context; "other_stream" (the UnAV code)
+    takes queries from the context and keys, values from the updated stream. q, k and v each see a depthwise conv +
+    LayerNorm before their projection, which is also how a strided block downsamples. Both residual branches carry
+    layer scale and drop-path. The attention is dense: every valid key is reachable.
     """
 
     def __init__(
@@ -283,24 +301,19 @@ class LocoAttentionBlock(nn.Module):
         intermediate_size: int,
         stride: int = 1,
         is_cross_attention: bool = False,
-        use_local_window: bool = False,
     ):
         super().__init__()
         self.num_heads = num_heads
         self.stride = stride
         self.drop_path_rate = config.drop_path_rate
+        # ABLATION: cross_attention_query_source (unav-baseline uses "other_stream")
+        self.query_from_context = is_cross_attention and config.cross_attention_query_source == "other_stream"
         self.norm_hidden = nn.LayerNorm(hidden_size)
         self.norm_context = nn.LayerNorm(hidden_size) if is_cross_attention else None
         self.query = LocoConvProjection(hidden_size, stride)
         self.key = LocoConvProjection(hidden_size, stride)
         self.value = LocoConvProjection(hidden_size, stride)
         self.output = nn.Linear(hidden_size, hidden_size)
-        self.local_window = LocoLocalWindow(config) if use_local_window else None
-        self.null_key = (
-            nn.Parameter(torch.empty(num_heads, hidden_size // num_heads))
-            if use_local_window and config.lac_null_key
-            else None
-        )
         self.norm_mlp = nn.LayerNorm(hidden_size)
         self.mlp_in = nn.Linear(hidden_size, intermediate_size)
         self.mlp_out = nn.Linear(intermediate_size, hidden_size)
@@ -308,11 +321,7 @@ class LocoAttentionBlock(nn.Module):
         self.mlp_scale = nn.Parameter(torch.empty(hidden_size))
 
     def forward(
-        self,
-        hidden_states: torch.Tensor,
-        mask: torch.BoolTensor,
-        context: torch.Tensor | None = None,
-        query_from_context: bool = False,
+        self, hidden_states: torch.Tensor, mask: torch.BoolTensor, context: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.BoolTensor]:
         """
         Args:
@@ -325,7 +334,7 @@ class LocoAttentionBlock(nn.Module):
         normed = self.norm_hidden(hidden_states)
         normed_context = normed if context is None else self.norm_context(context)
         query_source, key_source = (
-            (normed_context, normed) if query_from_context else (normed, normed_context)
+            (normed_context, normed) if self.query_from_context else (normed, normed_context)
         )
         query, query_local, output_mask = self.query(query_source, mask)
         key, _, _ = self.key(key_source, mask)
@@ -340,12 +349,7 @@ class LocoAttentionBlock(nn.Module):
         # Key padding as a finite large negative (never -inf), so a fully padded row stays finite instead of NaN.
         bias = torch.zeros(batch_size, 1, 1, length, device=query.device, dtype=torch.float32)
         bias = bias.masked_fill(~output_mask.view(batch_size, 1, 1, length), torch.finfo(torch.float32).min)
-        if self.local_window is not None:
-            # ABLATION: use_lac (unav-baseline turns it off)
-            bias = bias + self.local_window(query_local, length)  # (B, H, T', T')
-            bias = bias.clamp(min=torch.finfo(query.dtype).min)
-        if self.null_key is not None:
-            key, value, bias = self.with_null_key(key, value, bias)
+        key, value, bias = self.restrict_keys(query_local, key, value, bias)
         attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias.to(query.dtype))
         attended = attended.transpose(1, 2).reshape(
             batch_size, length, hidden_size
@@ -369,6 +373,40 @@ class LocoAttentionBlock(nn.Module):
         hidden_states = hidden_states + drop_path(self.mlp_scale * mlp, self.drop_path_rate, self.training)
         return hidden_states, output_mask
 
+    def restrict_keys(self, query_local, key, value, bias):
+        """Where each query may look: dense attention keeps every valid key (the key padding `bias` alone)."""
+        return key, value, bias
+
+
+class LocoLocalAdaptiveCrossAttention(LocoAttentionBlock):
+    """LAC: a cross-modal attention block whose queries each look through their own Gaussian window, with a null key.
+
+    The same block as `LocoAttentionBlock` (cross-attention, same parameters and convention), plus:
+    * `local_window` (`LocoLocalWindow`) predicts from each query's local feature a width and a shift per head and
+      adds the bias -(j - i - delta)^2 / (2 w^2) to the attention logits;
+    * `null_key`: one learned key per head whose value is zero. A softmax must spend its weight somewhere, and
+      without it a query whose window holds nothing of its kind (a one-modality event) takes in whatever the other
+      stream has there; with it the query can take nothing;
+    * the attention branch starts at layer scale `initial_attention_scale` (1), not the blocks' 1e-4: the window
+      and the null key already decide what a query takes in (the MLP branch keeps `layer_scale_init_value`).
+    """
+
+    initial_attention_scale = 1.0
+
+    def __init__(
+        self, config: LocoConfig, hidden_size: int, num_heads: int, intermediate_size: int, stride: int = 1
+    ):
+        super().__init__(config, hidden_size, num_heads, intermediate_size, stride, is_cross_attention=True)
+        self.local_window = LocoLocalWindow(config)
+        self.null_key = nn.Parameter(torch.empty(num_heads, hidden_size // num_heads))
+
+    def restrict_keys(self, query_local, key, value, bias):
+        """Adds the window bias `(B, H, T', T')` and prepends the null key: `(B, H, 1 + T', ...)` keys and values."""
+        length = key.shape[2]
+        bias = bias + self.local_window(query_local, length)  # (B, H, T', T')
+        bias = bias.clamp(min=torch.finfo(key.dtype).min)
+        return self.with_null_key(key, value, bias)
+
     def with_null_key(self, key, value, bias):
         """Prepends a learned key with a zero value (B, H, 1 + T', ...): a query may find nothing in its window."""
         batch_size, num_heads, length, head_size = key.shape
@@ -378,17 +416,6 @@ class LocoAttentionBlock(nn.Module):
         bias = bias.expand(batch_size, num_heads, length, length)
         bias = torch.cat([bias.new_zeros(batch_size, num_heads, length, 1), bias], dim=-1)
         return key, value, bias
-
-
-def local_windows(hidden_states: torch.Tensor, radius: int) -> torch.Tensor:
-    """(B, T, D) -> (B, T, W, D): for each step, the 2r + 1 steps around it (zeros beyond the ends)."""
-    padded = F.pad(hidden_states, (0, 0, radius, radius))
-    return padded.unfold(1, 2 * radius + 1, 1).transpose(2, 3)  # (B, T, D, W) -> (B, T, W, D)
-
-
-def local_window_mask(mask: torch.BoolTensor, radius: int) -> torch.BoolTensor:
-    """(B, T) -> (B, T, W): whether step t + o (o = -r ... r) is a valid step of the video."""
-    return local_windows(mask.unsqueeze(-1).float(), radius).squeeze(-1).bool()
 
 
 class LocoLocalCorrespondence(nn.Module):
@@ -401,8 +428,11 @@ class LocoLocalCorrespondence(nn.Module):
     correspondence loss, which trains sigmoid(k S(t, s) + b) as the probability that the pair (t, s) shows one
     audio-visual event: the gate is that probability for the best-aligned counterpart, calibrated rather than free
     to saturate. The projections read each stream with the shared position table subtracted: with it, aligned
-    pairs are told apart by position instead of content.
+    pairs are told apart by position instead of content. The modulation starts at layer scale
+    `initial_layer_scale` (1), not the blocks' 1e-4: the gate already shuts it where the streams do not correspond.
     """
+
+    initial_layer_scale = 1.0
 
     def __init__(self, config: LocoConfig):
         super().__init__()
@@ -563,220 +593,6 @@ class LocoRegressionHead(LocoHeadTrunk):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Points, label assignment and losses (pure functions)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def level_lengths(seq_len: int, strides: list[int]) -> list[int]:
-    """Number of points of each level for a (padded) length divisible by the largest stride."""
-    return [seq_len // stride for stride in strides]
-
-
-def make_points(
-    seq_len: int, config: LocoConfig, device=None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Points of all levels for a padded length T: positions 0, s, 2s, ... per level (no half-stride offset).
-
-    Returns:
-        point_positions `(P,)` in steps, point_strides `(P,)`, point_ranges `(P, 2)` regression range in steps.
-    """
-    positions, strides, ranges = [], [], []
-    for stride, (low, high), length in zip(
-        config.pyramid_strides,
-        config.regression_ranges,
-        level_lengths(seq_len, config.pyramid_strides),
-        strict=True,
-    ):
-        positions.append(torch.arange(length, device=device, dtype=torch.float32) * stride)
-        strides.append(torch.full((length,), float(stride), device=device))
-        ranges.append(torch.tensor([low, high], device=device, dtype=torch.float32).expand(length, 2))
-    return torch.cat(positions), torch.cat(strides), torch.cat(ranges)
-
-
-def pad_labels(
-    labels: list[dict], num_classes: int, device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-video label dicts -> padded segments (B, K, 2) in steps, classes (B, K) and validity (B, K)."""
-    max_events = max([len(video["class_labels"]) for video in labels] + [1])
-    segments = torch.zeros(len(labels), max_events, 2, device=device)
-    classes = torch.zeros(len(labels), max_events, dtype=torch.long, device=device)
-    valid = torch.zeros(len(labels), max_events, dtype=torch.bool, device=device)
-    for index, video in enumerate(labels):
-        count = len(video["class_labels"])
-        if count == 0:
-            continue
-        class_labels = torch.as_tensor(video["class_labels"], device=device).long()
-        if class_labels.min() < 0 or class_labels.max() >= num_classes:
-            raise ValueError(
-                f"labels[{index}]['class_labels'] must lie in [0, {num_classes}), got {class_labels}."
-            )
-        segments[index, :count] = torch.as_tensor(video["segments"], device=device, dtype=torch.float32).view(
-            count, 2
-        )
-        classes[index, :count] = class_labels
-        valid[index, :count] = True
-    return segments, classes, valid
-
-
-@torch.no_grad()
-def assign_labels(
-    point_positions: torch.Tensor,
-    point_strides: torch.Tensor,
-    point_ranges: torch.Tensor,
-    segments: torch.Tensor,
-    classes: torch.Tensor,
-    valid: torch.Tensor,
-    num_classes: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class-aware point targets, vectorised over the batch (UnAV assigns per video in Python on the CPU).
-
-    Rules (UnAV reference, no centre sampling): a point at position t matches an event [start, end] when it is
-    strictly inside (min(t - start, end - t) > 0) and max(t - start, end - t) lies in the level's range, both ends
-    inclusive. Targets are multi-label over classes: overlapping events of different classes all make the point
-    positive for their class. When two events of the same class match one point, the shorter one gives the
-    regression target (UnAV lets the later one overwrite; only one same-class overlap exists in UnAV-100). A video
-    without events gives only background points.
-
-    Args:
-        point_positions, point_strides (`(P,)`), point_ranges (`(P, 2)`): from `make_points`, in steps.
-        segments (`(B, K, 2)` steps), classes (`(B, K)`), valid (`(B, K)` bool): from `pad_labels`.
-    Returns:
-        classification_targets `(B, P, C)` in {0, 1} and regression_targets `(B, P, C, 2)`: (left, right) distances
-        in units of the point's stride, zero where the class target is 0.
-    """
-    positions = point_positions.view(1, -1, 1)  # (1, P, 1)
-    left = positions - segments[:, None, :, 0]  # (B, P, K)
-    right = segments[:, None, :, 1] - positions
-    inside = torch.minimum(left, right) > 0
-    farthest = torch.maximum(left, right)
-    in_range = (farthest >= point_ranges[None, :, 0, None]) & (farthest <= point_ranges[None, :, 1, None])
-    match = inside & in_range & valid[:, None, :]  # (B, P, K)
-
-    class_one_hot = F.one_hot(classes, num_classes).bool() & valid.unsqueeze(-1)  # (B, K, C)
-    match_per_class = match.unsqueeze(-1) & class_one_hot.unsqueeze(1)  # (B, P, K, C)
-    classification_targets = match_per_class.any(dim=2).float()  # (B, P, C)
-
-    lengths = (segments[..., 1] - segments[..., 0]).view(segments.shape[0], 1, -1, 1)  # (B, 1, K, 1)
-    cost = torch.where(match_per_class, lengths, torch.full_like(lengths, float("inf")))  # (B, P, K, C)
-    shortest = cost.argmin(dim=2)  # (B, P, C): the matched event of each class with the smallest length
-    offsets = torch.stack([left, right], dim=-1) / point_strides.view(1, -1, 1, 1)  # (B, P, K, 2)
-    # gather (B, P, K, 2) at event index (B, P, C) -> (B, P, C, 2)
-    regression_targets = torch.gather(offsets, 2, shortest.unsqueeze(-1).expand(-1, -1, -1, 2))
-    regression_targets = regression_targets * classification_targets.unsqueeze(-1)
-    return classification_targets, regression_targets
-
-
-def sigmoid_focal_loss(
-    logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
-) -> torch.Tensor:
-    """Sigmoid focal loss (Lin et al., ICCV 2017), summed. Inputs of any shape, computed in float32."""
-    logits, targets = logits.float(), targets.float()
-    probabilities = torch.sigmoid(logits)
-    cross_entropy = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-    p_t = probabilities * targets + (1 - probabilities) * (1 - targets)
-    loss = cross_entropy * (1 - p_t) ** gamma
-    if alpha >= 0:
-        loss = loss * (alpha * targets + (1 - alpha) * (1 - targets))
-    return loss.sum()
-
-
-def diou_loss_1d(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """1-D Distance-IoU loss (Zheng et al., AAAI 2020) between (left, right) offsets from the same point, summed.
-
-    loss = 1 - IoU + (centre distance / enclosing length)^2, with IoU over the two segments around the point.
-
-    Args:
-        predicted, target (`torch.FloatTensor` of shape `(N, 2)`): non-negative (left, right) offsets.
-    """
-    predicted, target = predicted.float(), target.float()
-    left_p, right_p = predicted.unbind(-1)
-    left_t, right_t = target.unbind(-1)
-    intersection = torch.minimum(left_p, left_t) + torch.minimum(right_p, right_t)
-    union = left_p + right_p + left_t + right_t - intersection
-    iou = intersection / union.clamp(min=eps)
-    enclosing = torch.maximum(left_p, left_t) + torch.maximum(right_p, right_t)
-    centre_distance = 0.5 * ((right_p - left_p) - (right_t - left_t))
-    return (1 - iou + (centre_distance / enclosing.clamp(min=eps)) ** 2).sum()
-
-
-def local_correspondence_loss(
-    pair_logits: torch.Tensor, mask: torch.BoolTensor, radius: int, step_classes: torch.BoolTensor
-) -> torch.Tensor:
-    """LCF's correspondence loss: a binary cross-entropy on every local audio-visual pair of steps.
-
-    The pair (audio step t, visual step s), |t - s| <= r, is positive when both steps lie inside labelled events of
-    a shared class, negative otherwise; the loss is the mean over positive pairs plus the mean over negative pairs,
-    halved, so that long events do not drown the rest. Scoring each local pair on its own fixes the absolute level of
-    the pair logit, which the gate reads. It replaced an InfoNCE over the whole video (anchors on labelled steps,
-    every other step a negative), which ranked pairs without fixing their level, so the gate stayed open on every
-    step, and whose negatives included far-away one-modality steps of the anchor's class, identical to positives
-    on the projection's side. Within a window such a contradiction is left only at an event's asynchronous edge.
-    docs/ablations.md has the numbers.
-
-    Args:
-        pair_logits (`torch.FloatTensor` of shape `(B, T, 2r + 1)`): k S(t, t + o) + b for o = -r ... r.
-        mask (`torch.BoolTensor` of shape `(B, T)`).
-        step_classes (`torch.BoolTensor` of shape `(B, T, C)`): classes of the labelled events covering each step
-            (`step_event_classes`).
-    Returns:
-        A scalar (0 when there is no valid pair).
-    """
-    window_mask = local_window_mask(mask, radius) & mask.unsqueeze(-1)  # (B, T, W): both steps valid
-    classes = step_classes.float()
-    shared = torch.einsum("btc,btwc->btw", classes, local_windows(classes, radius)) > 0  # (B, T, W)
-    pair_loss = F.binary_cross_entropy_with_logits(pair_logits.float(), shared.float(), reduction="none")
-    terms = [
-        pair_loss[pairs].mean() for pairs in (shared & window_mask, ~shared & window_mask) if pairs.any()
-    ]
-    return torch.stack(terms).mean() if terms else pair_logits.sum() * 0.0
-
-
-def step_event_classes(segments, classes, valid, seq_len: int, num_classes: int) -> torch.BoolTensor:
-    """Classes of the labelled events covering each step: (B, K, 2) steps, (B, K), (B, K) -> (B, T, C) bool."""
-    steps = torch.arange(seq_len, device=segments.device, dtype=torch.float32).view(1, -1, 1)  # (1, T, 1)
-    inside = (
-        (steps >= segments[:, None, :, 0]) & (steps <= segments[:, None, :, 1]) & valid[:, None, :]
-    )  # (B, T, K)
-    one_hot = F.one_hot(classes, num_classes).float()  # (B, K, C)
-    return torch.einsum("btk,bkc->btc", inside.float(), one_hot) > 0
-
-
-def compute_loss(
-    logits: torch.Tensor,
-    segment_offsets: torch.Tensor,
-    classification_targets: torch.Tensor,
-    regression_targets: torch.Tensor,
-    point_mask: torch.BoolTensor,
-    normalizer: torch.Tensor,
-    lcf_loss: torch.Tensor,
-    config: LocoConfig,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Total loss = focal / N + regression_loss_weight * DIoU / N + lcf_loss_weight * LCF, N the EMA normaliser.
-
-    Returns:
-        The total (a float32 scalar with gradient) and a dict of its detached components.
-    """
-    classification_loss = sigmoid_focal_loss(
-        logits[point_mask], classification_targets[point_mask], config.focal_alpha, config.focal_gamma
-    )
-    positive_pairs = (classification_targets > 0) & point_mask.unsqueeze(-1)  # (B, P, C)
-    regression_loss = diou_loss_1d(segment_offsets[positive_pairs], regression_targets[positive_pairs])
-    classification_loss = classification_loss / normalizer
-    regression_loss = regression_loss / normalizer
-    loss = (
-        classification_loss
-        + config.regression_loss_weight * regression_loss
-        + config.lcf_loss_weight * lcf_loss
-    )
-    components = {
-        "classification_loss": classification_loss.detach(),
-        "regression_loss": regression_loss.detach(),
-        "lcf_loss": lcf_loss.detach(),
-    }
-    return loss, components
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -787,7 +603,7 @@ class LocoPreTrainedModel(PreTrainedModel):
     base_model_prefix = "loco"
     main_input_name = "visual_features"
     input_modalities = ["video", "audio"]
-    _no_split_modules = ["LocoAttentionBlock", "LocoDependencyBlock"]
+    _no_split_modules = ["LocoAttentionBlock", "LocoLocalAdaptiveCrossAttention", "LocoDependencyBlock"]
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -810,17 +626,13 @@ class LocoPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
-        if isinstance(module, LocoAttentionBlock):
-            # ABLATION: lac_layer_scale_init_value (only LAC's attention branch; dense attention keeps UnAV's 1e-4)
-            attention_scale = (
-                config.lac_layer_scale_init_value
-                if module.local_window is not None
-                else config.layer_scale_init_value
-            )
-            init.constant_(module.attention_scale, attention_scale)
+        if isinstance(module, LocoLocalAdaptiveCrossAttention):
+            init.constant_(module.attention_scale, module.initial_attention_scale)
             init.constant_(module.mlp_scale, config.layer_scale_init_value)
-            if module.null_key is not None:
-                init.zeros_(module.null_key)
+            init.zeros_(module.null_key)
+        elif isinstance(module, LocoAttentionBlock):
+            init.constant_(module.attention_scale, config.layer_scale_init_value)
+            init.constant_(module.mlp_scale, config.layer_scale_init_value)
         elif isinstance(module, LocoLocalWindow):
             init.zeros_(module.width_weight)
             init.zeros_(module.shift_weight)
@@ -829,8 +641,8 @@ class LocoPreTrainedModel(PreTrainedModel):
         elif isinstance(module, LocoLocalCorrespondence):
             init.constant_(module.pair_log_scale, -math.log(config.lcf_temperature))
             init.zeros_(module.pair_bias)
-            init.constant_(module.audio_scale, config.lcf_layer_scale_init_value)
-            init.constant_(module.visual_scale, config.lcf_layer_scale_init_value)
+            init.constant_(module.audio_scale, module.initial_layer_scale)
+            init.constant_(module.visual_scale, module.initial_layer_scale)
         elif isinstance(module, LocoClassificationHead):
             prior = config.classification_prior_prob
             init.constant_(module.prior_bias, -math.log((1 - prior) / prior))
@@ -856,7 +668,8 @@ class LocoModel(LocoPreTrainedModel):
         )
         # ABLATION: use_lcf (unav-baseline turns it off). LCF draws its random weights from streams of its own, here
         # and in `_init_weights`, so that switching it leaves the global random stream, hence every other module's
-        # initial weights and every later draw (drop-path), as they are: ablations pair on everything else.
+        # initial weights and every later draw (drop-path), as they are: variants trained with one seed differ only
+        # in the switched module.
         with torch.random.fork_rng(devices=[]):
             self.correspondence = (
                 nn.ModuleList(LocoLocalCorrespondence(config) for _ in range(config.num_unimodal_layers))
@@ -868,18 +681,23 @@ class LocoModel(LocoPreTrainedModel):
                 module.own_random_stream = stream
         # Level 0 at stride 1, then one stride-2 block per further level, for each direction.
         strides = [1] + [2] * (config.num_pyramid_levels - 1)
-        self.visual_pyramid = nn.ModuleList(
-            LocoAttentionBlock(
-                config, *block_sizes, stride, is_cross_attention=True, use_local_window=config.use_lac
+        # ABLATION: use_lac (unav-baseline turns it off and uses dense cross-attention)
+        if config.use_lac:
+            self.visual_pyramid = nn.ModuleList(
+                LocoLocalAdaptiveCrossAttention(config, *block_sizes, stride) for stride in strides
             )
-            for stride in strides
-        )
-        self.audio_pyramid = nn.ModuleList(
-            LocoAttentionBlock(
-                config, *block_sizes, stride, is_cross_attention=True, use_local_window=config.use_lac
+            self.audio_pyramid = nn.ModuleList(
+                LocoLocalAdaptiveCrossAttention(config, *block_sizes, stride) for stride in strides
             )
-            for stride in strides
-        )
+        else:
+            self.visual_pyramid = nn.ModuleList(
+                LocoAttentionBlock(config, *block_sizes, stride, is_cross_attention=True)
+                for stride in strides
+            )
+            self.audio_pyramid = nn.ModuleList(
+                LocoAttentionBlock(config, *block_sizes, stride, is_cross_attention=True)
+                for stride in strides
+            )
         # ABLATION: use_dependency_block
         self.dependency = LocoDependencyBlock(config) if config.use_dependency_block else None
         self.post_init()
@@ -923,26 +741,28 @@ class LocoModel(LocoPreTrainedModel):
             visual_features, audio_features, attention_mask
         )
         visual, audio, (pair_logits, coherence) = self.encode_unimodal(visual_features, audio_features, mask)
-        query_from_context = (
-            self.config.cross_attention_queries == "other"
-        )  # ABLATION: unav-baseline uses "other"
         level_features, level_masks = [], []
         level_mask = mask
         for visual_block, audio_block in zip(self.visual_pyramid, self.audio_pyramid, strict=True):
-            new_visual, new_mask = visual_block(visual, level_mask, audio, query_from_context)
-            audio, _ = audio_block(audio, level_mask, visual, query_from_context)
+            new_visual, new_mask = visual_block(visual, level_mask, audio)
+            audio, _ = audio_block(audio, level_mask, visual)
             visual, level_mask = new_visual, new_mask
             fused = torch.cat([visual, audio], dim=-1)  # (B, T_l, 2d)
             if self.dependency is not None:
                 fused = self.dependency(fused, level_mask)
             level_features.append(fused)
             level_masks.append(level_mask)
-        point_positions, point_strides, _ = make_points(mask.shape[1], self.config, device=mask.device)
+        padded_length = mask.shape[1]
+        point_positions, point_strides, point_ranges = make_points(
+            padded_length, self.config, device=mask.device
+        )
         return LocoModelOutput(
             last_hidden_state=torch.cat(level_features, dim=1),  # L x (B, T_l, 2d) -> (B, P, 2d)
             point_positions=point_positions,
             point_strides=point_strides,
+            point_ranges=point_ranges,
             point_mask=torch.cat(level_masks, dim=1),
+            padded_length=padded_length,
             lcf_pair_logits=pair_logits,
             lcf_coherence=coherence,
         )
@@ -969,8 +789,7 @@ class LocoModel(LocoPreTrainedModel):
             mask = torch.ones(visual_features.shape[:2], dtype=torch.bool, device=visual_features.device)
         else:
             mask = attention_mask.bool()
-        largest_stride = config.pyramid_strides[-1]
-        padding = -visual_features.shape[1] % largest_stride
+        padding = -visual_features.shape[1] % config.max_stride
         if padding:
             visual_features = F.pad(visual_features, (0, 0, 0, padding))
             audio_features = F.pad(audio_features, (0, 0, 0, padding))
@@ -1009,7 +828,7 @@ class LocoForEventLocalization(LocoPreTrainedModel):
                 and end in steps). When given, the output carries the loss and its components.
         """
         base = self.loco(visual_features, audio_features, attention_mask)
-        lengths = level_lengths(self.sequence_length(base), self.config.pyramid_strides)
+        lengths = level_lengths(base.padded_length, self.config.pyramid_strides)
         logits, offsets = [], []
         for level, (features, level_mask) in enumerate(
             zip(
@@ -1040,22 +859,31 @@ class LocoForEventLocalization(LocoPreTrainedModel):
         )
 
     def loss(self, logits, segment_offsets, base: LocoModelOutput, labels):
-        """Assigns targets, updates the loss normaliser (training only) and calls `compute_loss`."""
+        """Assigns targets, updates the loss normaliser (training only) and adds up the weighted loss terms.
+
+        Returns:
+            The total loss (a float32 scalar with gradient) and a dict of its detached components.
+        """
         if len(labels) != logits.shape[0]:
             raise ValueError(f"labels must hold one dict per video ({logits.shape[0]}), got {len(labels)}.")
         config = self.config
-        seq_len = self.sequence_length(base)
-        point_positions, point_strides, point_ranges = make_points(seq_len, config, device=logits.device)
         segments, classes, valid = pad_labels(labels, config.num_labels, logits.device)
         classification_targets, regression_targets = assign_labels(
-            point_positions, point_strides, point_ranges, segments, classes, valid, config.num_labels
+            base.point_positions,
+            base.point_strides,
+            base.point_ranges,
+            segments,
+            classes,
+            valid,
+            config.num_labels,
         )
         if self.training:
             # The one state change in forward: UnAV's EMA of the positive-point count (momentum 0.9, start 250).
             num_positive = ((classification_targets.sum(-1) > 0) & base.point_mask).sum().float()
             momentum = config.loss_normalizer_momentum
             self.loss_normalizer.mul_(momentum).add_((1 - momentum) * num_positive.clamp(min=1))
-        if config.use_lcf:
+        if base.lcf_pair_logits is not None:
+            seq_len = base.padded_length
             step_classes = step_event_classes(segments, classes, valid, seq_len, config.num_labels)
             lcf_loss = torch.stack(
                 [
@@ -1067,15 +895,21 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             ).mean()
         else:
             lcf_loss = logits.new_zeros((), dtype=torch.float32)
-        return compute_loss(
+        classification_loss, regression_loss = compute_loss(
             logits, segment_offsets, classification_targets, regression_targets, base.point_mask,
-            self.loss_normalizer, lcf_loss, config,
+            self.loss_normalizer, config.focal_alpha, config.focal_gamma,
         )  # fmt: skip
-
-    @staticmethod
-    def sequence_length(base: LocoModelOutput) -> int:
-        """The padded length T: the number of level-0 points."""
-        return int((base.point_strides == 1).sum())
+        loss = (
+            classification_loss
+            + config.regression_loss_weight * regression_loss
+            + config.lcf_loss_weight * lcf_loss
+        )
+        components = {
+            "classification_loss": classification_loss.detach(),
+            "regression_loss": regression_loss.detach(),
+            "lcf_loss": lcf_loss.detach(),
+        }
+        return loss, components
 
 
 __all__ = ["LocoForEventLocalization", "LocoModel", "LocoPreTrainedModel"]

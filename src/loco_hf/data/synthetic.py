@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 import datasets
 import numpy as np
 
-from ..configuration_loco import SYNTHETIC_CLASS_NAMES
 from .unav100 import event_dataset_features
 
 __all__ = [
@@ -223,7 +222,7 @@ class SyntheticUnAVConfig:
     Knobs of the synthetic UnAV-style generator. Times are in seconds unless the name says steps.
 
     Args:
-        num_classes (`int`, default 20): event classes; 20 uses `SYNTHETIC_CLASS_NAMES`.
+        num_classes (`int`, default 20): event classes; named by `synthetic_class_names`.
         visual_dim (`int`, default 256): channels of a visual feature.
         audio_dim (`int`, default 128): channels of an audio feature.
         noise (`float`, default 2.0): standard deviation of the per-step noise, relative to the per-element
@@ -275,7 +274,7 @@ class SyntheticUnAVConfig:
 
     @property
     def class_names(self) -> list[str]:
-        """Names of the classes (`SYNTHETIC_CLASS_NAMES` for 20 classes)."""
+        """Names of the classes (`synthetic_class_names(num_classes)`)."""
         return synthetic_class_names(self.num_classes)
 
     def num_steps(self, duration: float) -> int:
@@ -314,9 +313,7 @@ class SyntheticVideo:
 
 
 def synthetic_class_names(num_classes: int) -> list[str]:
-    """Class names of a synthetic class set: `SYNTHETIC_CLASS_NAMES` for 20 classes, else "synthetic event NN"."""
-    if num_classes == len(SYNTHETIC_CLASS_NAMES):
-        return list(SYNTHETIC_CLASS_NAMES)
+    """Class names of a synthetic class set: "synthetic event NN" (at least two digits)."""
     width = max(2, len(str(num_classes - 1)))
     return [f"synthetic event {i:0{width}d}" for i in range(num_classes)]
 
