@@ -90,6 +90,8 @@ CROSS_ATTENTION_QUERY_SOURCES = ("updated_stream", "other_stream")
 # value is now built in (a config asking for another value asks for a network this code no longer builds).
 _OLD_QUERY_SOURCE_VALUES = {"self": "updated_stream", "other": "other_stream"}
 _REMOVED_FIELDS = {"lac_null_key": True, "lcf_layer_scale_init_value": 1.0, "lac_layer_scale_init_value": 1.0}
+# Every old field name `LocoConfig` and `from_preset` still accept (with a FutureWarning).
+DEPRECATED_FIELDS = ("cross_attention_queries", *_REMOVED_FIELDS)
 
 
 def _upgrade_old_fields(fields: dict) -> dict:
@@ -263,9 +265,7 @@ class LocoConfig(PreTrainedConfig):
     loss_normalizer_momentum: float = 0.9
 
     def __post_init__(self, **kwargs):
-        old_fields = {
-            name: kwargs.pop(name) for name in (*_REMOVED_FIELDS, "cross_attention_queries") if name in kwargs
-        }
+        old_fields = {name: kwargs.pop(name) for name in DEPRECATED_FIELDS if name in kwargs}
         self.cross_attention_query_source = _upgrade_old_fields(old_fields).get(
             "cross_attention_query_source", self.cross_attention_query_source
         )
