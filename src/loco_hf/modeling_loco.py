@@ -31,6 +31,7 @@ Departures from the UnAV code are commented where they happen and listed in docs
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -682,22 +683,17 @@ class LocoModel(LocoPreTrainedModel):
         # Level 0 at stride 1, then one stride-2 block per further level, for each direction.
         strides = [1] + [2] * (config.num_pyramid_levels - 1)
         # ABLATION: use_lac (unav-baseline turns it off and uses dense cross-attention)
-        if config.use_lac:
-            self.visual_pyramid = nn.ModuleList(
-                LocoLocalAdaptiveCrossAttention(config, *block_sizes, stride) for stride in strides
-            )
-            self.audio_pyramid = nn.ModuleList(
-                LocoLocalAdaptiveCrossAttention(config, *block_sizes, stride) for stride in strides
-            )
-        else:
-            self.visual_pyramid = nn.ModuleList(
-                LocoAttentionBlock(config, *block_sizes, stride, is_cross_attention=True)
-                for stride in strides
-            )
-            self.audio_pyramid = nn.ModuleList(
-                LocoAttentionBlock(config, *block_sizes, stride, is_cross_attention=True)
-                for stride in strides
-            )
+        cross_attention = (
+            LocoLocalAdaptiveCrossAttention
+            if config.use_lac
+            else partial(LocoAttentionBlock, is_cross_attention=True)
+        )
+        self.visual_pyramid = nn.ModuleList(
+            cross_attention(config, *block_sizes, stride) for stride in strides
+        )
+        self.audio_pyramid = nn.ModuleList(
+            cross_attention(config, *block_sizes, stride) for stride in strides
+        )
         # ABLATION: use_dependency_block
         self.dependency = LocoDependencyBlock(config) if config.use_dependency_block else None
         self.post_init()
