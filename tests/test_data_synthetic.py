@@ -8,19 +8,20 @@ import datasets
 import numpy as np
 import pytest
 
-from loco_hf.configuration_loco import SYNTHETIC_CLASS_NAMES
-from loco_hf.data import synthetic
-from loco_hf.data.synthetic import (
+from loco_hf.data import (
     UNAV100_STATISTICS,
     SyntheticUnAVConfig,
     annotation_statistics,
     format_statistics_table,
     generate_synthetic_video,
+    synthetic,
+    synthetic_class_names,
     synthetic_features,
     synthetic_unav,
     to_unav_annotations,
 )
 
+SLICE_ANNOTATIONS = Path(__file__).resolve().parent / "data" / "unav100_slice.json"
 REAL_ANNOTATIONS = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "unav100" / "unav100_annotations.json"
 )
@@ -78,7 +79,9 @@ def test_schema_splits_and_shapes(tmp_path):
     config = SyntheticUnAVConfig()
     for split in dataset.values():
         assert split.features == synthetic_features(config)
-    assert dataset["train"].features["labels"].feature.names == SYNTHETIC_CLASS_NAMES
+    assert dataset["train"].features["labels"].feature.names == [
+        f"synthetic event {i:02d}" for i in range(20)
+    ]
     for row in dataset["validation"].with_format("numpy"):
         num_steps = math.floor((25 * float(row["duration"]) - 24) / 8) + 1
         assert row["visual_features"].shape == (num_steps, 256)
@@ -136,9 +139,53 @@ def test_invalid_arguments(kwargs, message):
 # ------------------------------------------------------------------------------------------------------------
 
 
+def test_class_names_name_every_class_with_its_id():
+    assert synthetic_class_names(3) == ["synthetic event 00", "synthetic event 01", "synthetic event 02"]
+    names = synthetic_class_names(120)
+    assert names[7] == "synthetic event 007" and names[-1] == "synthetic event 119" and len(set(names)) == 120
+    assert SyntheticUnAVConfig(num_classes=20).class_names == synthetic_class_names(20)
+
+
+def overlapping_pairs(segments: list) -> list[tuple[int, int]]:
+    """Index pairs (i < j) of events with a strictly positive intersection, counted one pair at a time."""
+    return [
+        (i, j)
+        for i in range(len(segments))
+        for j in range(i + 1, len(segments))
+        if min(segments[i][1], segments[j][1]) > max(segments[i][0], segments[j][0])
+    ]
+
+
+def test_statistics_of_the_real_slice_count_what_the_file_holds():
+    database = json.loads(SLICE_ANNOTATIONS.read_text())["database"]
+    statistics = annotation_statistics(database)
+    videos = list(database.values())
+    events = [annotation for video in videos for annotation in video["annotations"]]
+    assert statistics["videos"] == len(videos)
+    assert statistics["events"] == len(events)
+    assert statistics["events_per_video_max"] == max(len(video["annotations"]) for video in videos)
+    assert statistics["classes_present"] == len({a["label_id"] for a in events})
+    assert statistics["duration_mean_seconds"] == pytest.approx(np.mean([v["duration"] for v in videos]))
+    pairs = {
+        video_id: overlapping_pairs([a["segment"] for a in v["annotations"]])
+        for video_id, v in database.items()
+    }
+    assert statistics["overlap_video_fraction"] == pytest.approx(np.mean([bool(p) for p in pairs.values()]))
+    assert statistics["same_class_overlapping_pairs"] == sum(
+        database[video_id]["annotations"][i]["label"] == database[video_id]["annotations"][j]["label"]
+        for video_id, video_pairs in pairs.items()
+        for i, j in video_pairs
+    )
+    starts = [a["segment"][0] for a in events]
+    assert statistics["start_at_zero_event_fraction"] == pytest.approx(np.mean(np.array(starts) == 0))
+    # the slice spans the shapes the statistics must handle: overlaps, crowded videos, events at 0 s
+    assert 0 < statistics["overlap_video_fraction"] < 1 and statistics["events_per_video_max"] >= 9
+
+
+@pytest.mark.skipif(
+    not REAL_ANNOTATIONS.exists(), reason="whole-file statistics need the full UnAV-100 annotations"
+)
 def test_reference_statistics_match_the_real_file():
-    if not REAL_ANNOTATIONS.exists():
-        pytest.skip("the real UnAV-100 annotation file is not available")
     statistics = annotation_statistics(json.loads(REAL_ANNOTATIONS.read_text()))
     for key, expected in UNAV100_STATISTICS.items():
         if isinstance(expected, dict):
