@@ -8,6 +8,7 @@ import datasets
 import numpy as np
 import pytest
 
+from loco_hf.configuration_loco import UNAV100_CLASS_NAMES
 from loco_hf.data import (
     UNAV100_STATISTICS,
     SyntheticUnAVConfig,
@@ -369,3 +370,85 @@ def test_events_carry_their_class_prototype_in_both_streams():
     # the class shows in both streams, clearly but not trivially: a few noise standard deviations per step
     for modality, values in signal_to_noise.items():
         assert 1.0 < np.median(values) < 6.0, (modality, np.median(values))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Conditions of the benchmark family: real timelines, distractors per video, audio offset, confusability
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_real_timelines_give_the_files_events_splits_and_classes(tmp_path):
+    database = json.loads(SLICE_ANNOTATIONS.read_text())["database"]
+    dataset = synthetic_unav(len(database), timelines=SLICE_ANNOTATIONS, cache_dir=str(tmp_path))
+    assert dataset["train"].features["labels"].feature.names == UNAV100_CLASS_NAMES
+    rows = {row["video_id"]: (split, row) for split in dataset for row in dataset[split].with_format("numpy")}
+    assert len(rows) == len(database)
+    for video_id, video in database.items():
+        split, row = rows[f"synthetic-s0-{video_id}"]
+        assert split == video["subset"]
+        assert row["duration"] == pytest.approx(video["duration"])
+        np.testing.assert_allclose(row["segments"], [a["segment"] for a in video["annotations"]], rtol=1e-6)
+        assert row["labels"].tolist() == [a["label_id"] for a in video["annotations"]]
+        assert len(row["visual_features"]) == math.floor((25 * video["duration"] - 24) / 8) + 1
+
+    with pytest.raises(ValueError, match="timelines"):
+        synthetic_unav(len(database) + 1, timelines=SLICE_ANNOTATIONS, cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="num_classes"):
+        SyntheticUnAVConfig(timelines=str(SLICE_ANNOTATIONS), num_classes=20)
+
+
+def test_an_edited_timeline_file_is_read_again(tmp_path):
+    path = tmp_path / "annotations.json"
+    content = json.loads(SLICE_ANNOTATIONS.read_text())
+    path.write_text(json.dumps(content))
+    first = synthetic_unav(3, timelines=path, split="train", cache_dir=str(tmp_path / "cache"))
+    video = next(iter(content["database"].values()))
+    video["annotations"][0]["segment"] = [1.0, 2.0]
+    path.write_text(json.dumps(content))
+    edited = synthetic_unav(3, timelines=path, split="train", cache_dir=str(tmp_path / "cache"))
+    assert first["segments"][0][0] != [1.0, 2.0] and edited["segments"][0][0] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("per_video", [0.0, 3.0])
+def test_distractors_per_video_whatever_the_number_of_events(per_video):
+    config = SyntheticUnAVConfig(distractors_per_video=per_video)
+    counts = [len(generate_synthetic_video(index, config).distractor_labels) for index in range(80)]
+    if per_video == 0:
+        assert sum(counts) == 0
+    else:
+        # a few distractors find no free place in a crowded video
+        assert 0.8 * per_video < np.mean(counts) <= per_video + 0.5
+    reference = generate_synthetic_video(5)
+    np.testing.assert_array_equal(generate_synthetic_video(5, config).segments, reference.segments)
+
+
+def test_audio_offset_delays_the_audio_of_every_event():
+    config = SyntheticUnAVConfig(audio_offset_steps=2.0, asynchrony_steps=0.0)
+    for index in range(20):
+        video = generate_synthetic_video(index, config)
+        visual, audio = video.visual_segments, video.audio_segments
+        # 2 steps (0.64 s) later at both ends, where the video's edges do not clip a span
+        onset_free, offset_free = visual[:, 0] > 0, audio[:, 1] < video.duration
+        np.testing.assert_allclose(audio[onset_free, 0] - visual[onset_free, 0], 0.64, atol=1e-9)
+        np.testing.assert_allclose(audio[offset_free, 1] - visual[offset_free, 1], 0.64, atol=1e-9)
+        # the label is where both are present
+        np.testing.assert_allclose(video.segments[:, 0], video.audio_segments[:, 0], atol=1e-3)
+
+
+def test_independent_families_make_classes_confusable_in_one_modality_only():
+    def family_correlation(prototypes: np.ndarray) -> np.ndarray:
+        unit = prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)
+        return unit @ unit.T
+
+    shared = SyntheticUnAVConfig(family_share=0.6)
+    crossed = SyntheticUnAVConfig(family_share=0.6, independent_families=True)
+    visual, audio = (family_correlation(p) for p in synthetic._class_prototypes(shared))
+    np.testing.assert_array_equal(visual > 0.4, audio > 0.4)  # the same families in both streams
+    visual, audio = (family_correlation(p) for p in synthetic._class_prototypes(crossed))
+    off_diagonal = ~np.eye(20, dtype=bool)
+    visual_pairs, audio_pairs = (visual > 0.4) & off_diagonal, (audio > 0.4) & off_diagonal
+    assert visual_pairs.sum() > 0 and audio_pairs.sum() > 0
+    assert (visual_pairs & audio_pairs).sum() < visual_pairs.sum() / 2
+    independent = SyntheticUnAVConfig(family_share=0.0)
+    visual, _ = (family_correlation(p) for p in synthetic._class_prototypes(independent))
+    assert np.abs(visual[off_diagonal]).max() < 0.4

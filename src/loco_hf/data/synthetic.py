@@ -25,17 +25,22 @@ how many videos are asked for, and video `index` belongs to split train, validat
 the knobs and compares the statistics with UnAV-100 (`loco_hf.data.statistics`).
 """
 
+import hashlib
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import datasets
 import numpy as np
 
+from ..configuration_loco import UNAV100_CLASS_NAMES
 from .schema import SPLITS, event_dataset_features
 from .timelines import (
     EVENT_LENGTH_QUANTILES,
     MIN_EVENT_SECONDS,
     class_frequencies,
+    read_timelines,
     sample_quantiles,
     sample_timeline,
 )
@@ -55,10 +60,10 @@ SPLIT_OF_INDEX_MOD_5 = ("train", "train", "train", "validation", "test")
 # ----------------------------------------------------------------------------------------------------------------
 # Feature model constants (per-element scales; a class prototype has entries of standard deviation 1).
 # ----------------------------------------------------------------------------------------------------------------
-# Classes come in families of this many (class c is in family c % num_families), whose prototypes share
-# `_FAMILY_SHARE` of their variance, as related classes do (violin and cello, man and woman speaking).
+# Classes come in families of this many (class c is in family c % num_families in the visual stream), whose
+# prototypes share `family_share` of their variance, as related classes do (violin and cello, man and woman
+# speaking).
 _CLASSES_PER_FAMILY = 4
-_FAMILY_SHARE = 0.3
 # Per-instance deviation from the class prototype, and its slow drift over the event.
 _INSTANCE_SCALE = 0.5
 _DRIFT_SCALE = 0.3
@@ -80,6 +85,8 @@ _DISTRACTOR_PLACEMENT_TRIALS = 8
 # Random streams: the class prototypes, and the videos (each spawns timeline, asynchrony, distractors, features).
 _PROTOTYPE_STREAM = 0
 _VIDEO_STREAM = 1
+# Drawn only when the audio families differ from the visual ones, so that the default data does not change.
+_AUDIO_FAMILY_STREAM = 2
 
 
 @dataclass(frozen=True)
@@ -96,8 +103,21 @@ class SyntheticUnAVConfig:
             prototype is about `salience * sqrt(dim) / noise`.
         distractor_rate (`float`, default 0.75): expected audio-only or visual-only distractor events per
             labelled event (0 for none).
+        distractors_per_video (`float`, *optional*): expected distractor events per video, whatever its number
+            of labelled events; replaces `distractor_rate` when given.
         asynchrony_steps (`float`, default 2.5): standard deviation, in feature steps, of the difference between
             the audio and the visual onset (and, independently, offset) of a labelled event (0 for none).
+        audio_offset_steps (`float`, default 0.0): steps by which the audio of every labelled event lags its
+            visual span (onset and offset; negative: leads), before the `asynchrony_steps` jitter.
+        family_share (`float`, default 0.3): share of a class prototype's variance common to its family of four
+            classes, in each modality: how confusable related classes are (0: independent prototypes).
+        independent_families (`bool`, default False): the audio families are a random regrouping of the classes,
+            so classes confusable in one modality are told apart by the other; by default a family is the same in
+            both modalities.
+        timelines (`str`, *optional*): a UnAV-100 annotation file (`unav100_annotations.json` or a slice of it);
+            video `index` then takes the duration, events, labels and split of the file's video `index` (file
+            order), and `num_classes` must be 100 (UnAV-100's classes). By default timelines are sampled with
+            UnAV-100's statistics (`loco_hf.data.timelines`).
         fps (`float`, default 25.0), feature_stride (`int`, default 8), feature_window (`int`, default 24): the
             feature grid (frames per second, frames per step, frames per feature): UnAV-100's I3D/VGGish grid.
         feature_dtype (`str`, default "float32"): "float32" or "float16" storage of the features.
@@ -110,6 +130,11 @@ class SyntheticUnAVConfig:
     noise: float = 2.0
     distractor_rate: float = 0.75
     asynchrony_steps: float = 2.5
+    distractors_per_video: float | None = None
+    audio_offset_steps: float = 0.0
+    family_share: float = 0.3
+    independent_families: bool = False
+    timelines: str | None = None
     fps: float = 25.0
     feature_stride: int = 8
     feature_window: int = 24
@@ -122,10 +147,23 @@ class SyntheticUnAVConfig:
                 raise ValueError(
                     f"SyntheticUnAVConfig.{name} must be a positive integer, got {getattr(self, name)!r}."
                 )
-        for name in ("noise", "distractor_rate", "asynchrony_steps"):
+        for name in ("noise", "distractor_rate", "asynchrony_steps", "distractors_per_video"):
             value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
+            if value is not None and (not math.isfinite(value) or value < 0):
                 raise ValueError(f"SyntheticUnAVConfig.{name} must be a finite number >= 0, got {value!r}.")
+        if not math.isfinite(self.audio_offset_steps):
+            raise ValueError(
+                f"SyntheticUnAVConfig.audio_offset_steps must be finite, got {self.audio_offset_steps!r}."
+            )
+        if not 0 <= self.family_share <= 1:
+            raise ValueError(
+                f"SyntheticUnAVConfig.family_share must be in [0, 1], got {self.family_share!r}."
+            )
+        if self.timelines is not None and self.num_classes != len(UNAV100_CLASS_NAMES):
+            raise ValueError(
+                f"SyntheticUnAVConfig.timelines gives UnAV-100's {len(UNAV100_CLASS_NAMES)} classes; num_classes is "
+                f"{self.num_classes}."
+            )
         if not self.fps > 0:
             raise ValueError(f"SyntheticUnAVConfig.fps must be > 0, got {self.fps!r}.")
         if self.feature_dtype not in ("float32", "float16"):
@@ -140,7 +178,9 @@ class SyntheticUnAVConfig:
 
     @property
     def class_names(self) -> list[str]:
-        """Names of the classes: `synthetic_class_names(num_classes)`."""
+        """Names of the classes: UnAV-100's on real timelines, else `synthetic_class_names(num_classes)`."""
+        if self.timelines is not None:
+            return list(UNAV100_CLASS_NAMES)
         return synthetic_class_names(self.num_classes)
 
     def num_steps(self, duration: float) -> int:
@@ -205,36 +245,48 @@ def _class_prototypes(config: SyntheticUnAVConfig) -> tuple[np.ndarray, np.ndarr
 
     Returns:
         visual (`np.ndarray` of shape `(num_classes, visual_dim)`), audio (`(num_classes, audio_dim)`): entries of
-        standard deviation 1; classes of one family (class id modulo the number of families) share
-        `_FAMILY_SHARE` of their variance.
+        standard deviation 1; classes of one family (class id modulo the number of families, regrouped at random
+        in the audio stream with `independent_families`) share `family_share` of their variance.
     """
     rng = np.random.default_rng([config.seed, _PROTOTYPE_STREAM])
     num_families = math.ceil(config.num_classes / _CLASSES_PER_FAMILY)
-    family_of_class = np.arange(config.num_classes) % num_families
+    visual_families = np.arange(config.num_classes) % num_families
+    audio_families = visual_families
+    if config.independent_families:
+        audio_families = np.random.default_rng([config.seed, _AUDIO_FAMILY_STREAM]).permutation(
+            visual_families
+        )
     prototypes = []
-    for dim in (config.visual_dim, config.audio_dim):
+    for dim, family_of_class in ((config.visual_dim, visual_families), (config.audio_dim, audio_families)):
         families = rng.standard_normal((num_families, dim))
         own = rng.standard_normal((config.num_classes, dim))
         prototypes.append(
-            math.sqrt(_FAMILY_SHARE) * families[family_of_class] + math.sqrt(1.0 - _FAMILY_SHARE) * own
+            math.sqrt(config.family_share) * families[family_of_class]
+            + math.sqrt(1.0 - config.family_share) * own
         )
     return prototypes[0], prototypes[1]
 
 
 def _asynchronous_spans(
-    rng: np.random.Generator, segments: np.ndarray, duration: float, asynchrony_seconds: float
+    rng: np.random.Generator,
+    segments: np.ndarray,
+    duration: float,
+    asynchrony_seconds: float,
+    audio_offset_seconds: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """
     Splits labelled events into a visual and an audio span whose intersection is the label.
 
     The audio onset minus the visual onset, and independently the audio offset minus the visual offset, are
-    normal with standard deviation `asynchrony_seconds`; the stream that starts later (stops earlier) starts
+    normal with mean `audio_offset_seconds` and standard deviation `asynchrony_seconds`; the stream that starts later (stops earlier) starts
     (stops) at the label boundary, the other one extends beyond it (within the video).
 
     Returns:
         visual_segments, audio_segments (`np.ndarray` of shape `(k, 2)`, seconds).
     """
-    onset_shift, offset_shift = rng.standard_normal((2, len(segments))) * asynchrony_seconds
+    onset_shift, offset_shift = (
+        rng.standard_normal((2, len(segments))) * asynchrony_seconds + audio_offset_seconds
+    )
     visual = np.stack(
         [segments[:, 0] - np.maximum(onset_shift, 0.0), segments[:, 1] - np.minimum(offset_shift, 0.0)],
         axis=1,
@@ -291,7 +343,8 @@ def _sample_distractors(
     audio_segments: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """
-    Draws one-modality distractor events (Poisson, `distractor_rate` per labelled event on average).
+    Draws one-modality distractor events (Poisson, `distractor_rate` per labelled event or `distractors_per_video`
+    on average).
 
     A distractor takes a class of the video or a random class, and lies at a random place or against (over or
     beside) a labelled event of another class. It keeps `_DISTRACTOR_MARGIN_STEPS` away from both spans of every
@@ -301,7 +354,10 @@ def _sample_distractors(
     Returns:
         segments (`np.ndarray` of shape `(n, 2)`, seconds), labels (`(n,)`), modalities (`list[str]`).
     """
-    num_distractors = int(rng.poisson(config.distractor_rate * len(labels)))
+    if config.distractors_per_video is not None:
+        num_distractors = int(rng.poisson(config.distractors_per_video))
+    else:
+        num_distractors = int(rng.poisson(config.distractor_rate * len(labels)))
     margin = _DISTRACTOR_MARGIN_STEPS * config.seconds_per_step
     # (k, 2): the union hull of the two spans of each labelled event
     labelled_hulls = np.stack(
@@ -431,6 +487,13 @@ def _background_features(
     return scene[None] + scene_basis[0].T @ scene_vectors[0] + noise
 
 
+def video_split(index: int, config: SyntheticUnAVConfig) -> str:
+    """Split of video `index`: its timeline's split on real timelines, else `SPLIT_OF_INDEX_MOD_5[index % 5]`."""
+    if config.timelines is not None:
+        return read_timelines(config.timelines)[index].split
+    return SPLIT_OF_INDEX_MOD_5[index % 5]
+
+
 def generate_synthetic_video(
     index: int,
     config: SyntheticUnAVConfig | None = None,
@@ -444,7 +507,7 @@ def generate_synthetic_video(
     events (and `clean=True` gives the same videos without distractors and shifts).
 
     Args:
-        index (`int`): video index >= 0; its split is `SPLIT_OF_INDEX_MOD_5[index % 5]`.
+        index (`int`): video index >= 0; its split is `video_split(index, config)`.
         config (`SyntheticUnAVConfig`, *optional*): knobs; the defaults when omitted.
         prototypes (`tuple`, *optional*): the class prototypes of `config` (visual, audio), to skip recomputing
             them for every video.
@@ -467,9 +530,24 @@ def generate_synthetic_video(
     timeline_rng, asynchrony_rng, distractor_rng = streams[:3]
     modality_rngs = {"visual": streams[3:6], "audio": streams[6:9]}  # background, events, distractors
 
-    duration, segments, labels = sample_timeline(timeline_rng, class_probabilities)
+    if config.timelines is None:
+        video_id = f"synthetic-s{config.seed}-{int(index):06d}"
+        duration, segments, labels = sample_timeline(timeline_rng, class_probabilities)
+    else:
+        timelines = read_timelines(config.timelines)
+        if index >= len(timelines):
+            raise ValueError(
+                f"Video index {index} is past the {len(timelines)} timelines of {config.timelines}."
+            )
+        timeline = timelines[index]
+        video_id = f"synthetic-s{config.seed}-{timeline.video_id}"
+        duration, segments, labels = timeline.duration, timeline.segments, timeline.labels
     visual_segments, audio_segments = _asynchronous_spans(
-        asynchrony_rng, segments, duration, config.asynchrony_steps * config.seconds_per_step
+        asynchrony_rng,
+        segments,
+        duration,
+        config.asynchrony_steps * config.seconds_per_step,
+        config.audio_offset_steps * config.seconds_per_step,
     )
     distractor_segments, distractor_labels, distractor_modalities = _sample_distractors(
         distractor_rng, config, class_probabilities, duration, labels, visual_segments, audio_segments
@@ -498,9 +576,9 @@ def generate_synthetic_video(
         features[modality] = total / background_rms
     dtype = np.float16 if config.feature_dtype == "float16" else np.float32
     return SyntheticVideo(
-        video_id=f"synthetic-s{config.seed}-{int(index):06d}",
+        video_id=video_id,
         duration=duration,
-        split=SPLIT_OF_INDEX_MOD_5[int(index) % 5],
+        split=video_split(int(index), config),
         visual_features=features["visual"].astype(dtype),
         audio_features=features["audio"].astype(dtype),
         segments=segments.astype(np.float32),
@@ -513,8 +591,11 @@ def generate_synthetic_video(
     )
 
 
-def _generate_rows(indices: list[int], config: SyntheticUnAVConfig):
-    """Yields the dataset rows of videos `indices` (the generator behind `synthetic_unav`)."""
+def _generate_rows(indices: list[int], config: SyntheticUnAVConfig, timelines_digest: str | None = None):
+    """
+    Yields the dataset rows of videos `indices` (the generator behind `synthetic_unav`); `timelines_digest` only
+    keys the `datasets` cache on the content of `config.timelines`.
+    """
     prototypes = _class_prototypes(config)
     for index in indices:
         video = generate_synthetic_video(index, config, prototypes)
@@ -536,12 +617,17 @@ def synthetic_unav(
     seed: int = 0,
     split: str | None = None,
     *,
-    num_classes: int = 20,
+    num_classes: int | None = None,
     visual_dim: int = 256,
     audio_dim: int = 128,
     noise: float | None = None,
     distractor_rate: float | None = None,
     asynchrony_steps: float | None = None,
+    distractors_per_video: float | None = None,
+    audio_offset_steps: float | None = None,
+    family_share: float | None = None,
+    independent_families: bool = False,
+    timelines: str | os.PathLike | None = None,
     clean: bool = False,
     fps: float = 25.0,
     feature_stride: int = 8,
@@ -554,14 +640,17 @@ def synthetic_unav(
 
     Args:
         num_videos (`int`, default 3000): videos over all three splits (indices 0 .. num_videos - 1; video i is in
-            train, validation or test by i % 5, so 60 / 20 / 20 %).
+            train, validation or test by i % 5, so 60 / 20 / 20 %, or, on real `timelines`, the split of the
+            file's video i).
         seed (`int`, default 0): seeds the class prototypes and every video.
         split (`str`, *optional*): "train", "validation" or "test" returns that split as a `Dataset`; by default
             a `DatasetDict` of the three.
-        num_classes, visual_dim, audio_dim, noise, distractor_rate, asynchrony_steps, fps, feature_stride,
-            feature_window, feature_dtype: see `SyntheticUnAVConfig` (None takes its default).
+        num_classes, visual_dim, audio_dim, noise, distractor_rate, asynchrony_steps, distractors_per_video,
+            audio_offset_steps, family_share, independent_families, timelines, fps, feature_stride, feature_window,
+            feature_dtype: see `SyntheticUnAVConfig` (None takes its default; `num_classes` is 100 on real
+            `timelines`, else 20).
         clean (`bool`, default False): no distractors and no audio-visual shifts (distractor_rate = 0,
-            asynchrony_steps = 0), with the same labelled events and noise as the default data.
+            asynchrony_steps = 0, no audio offset), with the same labelled events and noise as the default data.
         cache_dir (`str`, *optional*): where `datasets` writes the Arrow files (its cache by default); a second
             call with the same arguments reuses them.
 
@@ -570,31 +659,47 @@ def synthetic_unav(
         (s), fps, feature_stride, feature_window, visual_features `(T, visual_dim)`, audio_features
         `(T, audio_dim)`, segments `(k, 2)` (s) and labels (`ClassLabel`).
     """
+    shifts = {
+        "distractor_rate": distractor_rate, "asynchrony_steps": asynchrony_steps,
+        "distractors_per_video": distractors_per_video, "audio_offset_steps": audio_offset_steps,
+    }  # fmt: skip
     if clean:
-        for name, value in (("distractor_rate", distractor_rate), ("asynchrony_steps", asynchrony_steps)):
+        for name, value in shifts.items():
             if value:
                 raise ValueError(f"synthetic_unav(clean=True) means {name}=0, but {name}={value} was passed.")
-        distractor_rate, asynchrony_steps = 0.0, 0.0
-    knobs = {"noise": noise, "distractor_rate": distractor_rate, "asynchrony_steps": asynchrony_steps}
+        shifts = {"distractor_rate": 0.0, "asynchrony_steps": 0.0}
+    if num_classes is None:
+        num_classes = len(UNAV100_CLASS_NAMES) if timelines is not None else 20
+    knobs = {"noise": noise, "family_share": family_share, **shifts}
     config = SyntheticUnAVConfig(
         num_classes=num_classes, visual_dim=visual_dim, audio_dim=audio_dim, fps=fps, feature_stride=feature_stride,
         feature_window=feature_window, feature_dtype=feature_dtype, seed=seed,
+        independent_families=independent_families, timelines=None if timelines is None else str(timelines),
         **{name: value for name, value in knobs.items() if value is not None},
     )  # fmt: skip
     if not isinstance(num_videos, int) or num_videos <= 0:
         raise ValueError(f"synthetic_unav needs num_videos > 0, got {num_videos!r}.")
+    generator_kwargs = {"config": config}
+    if timelines is not None:
+        available = len(read_timelines(timelines))
+        if num_videos > available:
+            raise ValueError(
+                f"synthetic_unav asks for {num_videos} videos; {timelines} has {available} timelines."
+            )
+        # keys the `datasets` cache on the file's content, not only its path
+        generator_kwargs["timelines_digest"] = hashlib.sha256(Path(timelines).read_bytes()).hexdigest()
     if split is not None and split not in SPLITS:
         raise ValueError(f"synthetic_unav split must be one of {SPLITS} or None, got {split!r}.")
     features = synthetic_features(config)
 
     def build(split_name: str) -> datasets.Dataset:
-        indices = [i for i in range(num_videos) if SPLIT_OF_INDEX_MOD_5[i % 5] == split_name]
+        indices = [i for i in range(num_videos) if video_split(i, config) == split_name]
         if not indices:
             return datasets.Dataset.from_dict(
                 {name: [] for name in features}, features=features, split=split_name
             )
         return datasets.Dataset.from_generator(
-            _generate_rows, features=features, gen_kwargs={"indices": indices, "config": config}, cache_dir=cache_dir,
+            _generate_rows, features=features, gen_kwargs={"indices": indices, **generator_kwargs}, cache_dir=cache_dir,
             split=datasets.NamedSplit(split_name),
         )  # fmt: skip
 

@@ -4,18 +4,26 @@
 A timeline is a video's duration and its labelled events (segments in seconds and class ids). `sample_timeline`
 draws one whose duration, number of events, number of distinct classes, event lengths, starts at 0 s and overlaps
 follow UnAV-100 (Geng et al., CVPR 2023; the tables below were computed from `unav100_annotations.json`).
-`class_frequencies` gives a class set of any size UnAV-100's class imbalance.
+`class_frequencies` gives a class set of any size UnAV-100's class imbalance, and `read_timelines` reads the real
+timelines of an annotation file instead.
 """
 
 import functools
 import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from .unav100 import load_unav100_annotations
 
 __all__ = [
     "EVENT_LENGTH_QUANTILES",
     "MIN_EVENT_SECONDS",
+    "Timeline",
     "class_frequencies",
+    "read_timelines",
     "sample_quantiles",
     "sample_timeline",
 ]
@@ -230,3 +238,56 @@ def sample_timeline(
     labels = np.concatenate(labels)
     order = np.lexsort((labels, segments[:, 0]))
     return duration, segments[order], labels[order]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Real timelines
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timeline:
+    r"""
+    One video's timeline from an annotation file.
+
+    Attributes:
+        video_id (`str`), split (`str`): as in the file.
+        duration (`float`): seconds.
+        segments (`np.ndarray` of shape `(k, 2)`, seconds), labels (`np.ndarray` of shape `(k,)`, UnAV-100 class
+            ids): the labelled events, in file order.
+    """
+
+    video_id: str
+    split: str
+    duration: float
+    segments: np.ndarray
+    labels: np.ndarray
+
+
+def read_timelines(path: str | os.PathLike) -> list[Timeline]:
+    """
+    The timelines of a UnAV-100 annotation file, in file order (checked by `load_unav100_annotations`).
+
+    The file is read once per content: a second call with the same file (same size and modification time) returns
+    the same list.
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"Timeline annotation file not found: {path}.")
+    status = path.stat()
+    return _read_timelines(str(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_timelines(path: str, size: int, mtime_ns: int) -> list[Timeline]:
+    """`read_timelines` keyed on the file's size and modification time, so an edited file is read again."""
+    return [
+        Timeline(
+            video_id=video_id,
+            split=video["subset"],
+            duration=video["duration"],
+            segments=np.array(video["segments"], dtype=np.float64).reshape(-1, 2),
+            labels=np.array(video["labels"], dtype=np.int64),
+        )
+        for video_id, video in load_unav100_annotations(path).items()
+    ]
