@@ -5,12 +5,15 @@ import json
 import logging
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
 import huggingface_hub
 import numpy as np
 import pytest
+from hub_server import hub_environment, serve, stop
 
 from loco_hf.configuration_loco import UNAV100_CLASS_NAMES
 from loco_hf.data import (
@@ -413,3 +416,44 @@ def test_two_configurations_share_one_folder_with_a_card(prepared, tmp_path):
 def test_export_refuses_an_unreadable_shard_size(prepared, tmp_path, size):
     with pytest.raises(ValueError, match="max_shard_size"):
         export_to_parquet(prepared, tmp_path / "out", max_shard_size=size)
+
+
+UPLOAD_AND_LOAD = """
+import json, sys
+import datasets, huggingface_hub
+
+folder, repo_id = sys.argv[1], "team/unav100-features"
+api = huggingface_hub.HfApi()
+api.create_repo(repo_id, repo_type="dataset")
+api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=folder)
+loaded = {name: datasets.load_dataset(repo_id, name) for name in ("i3d-vggish", "onepeace")}
+print(json.dumps({
+    name: {split: [list(d["video_id"]), d.features["visual_features"].shape[1]] for split, d in dataset.items()}
+    for name, dataset in loaded.items()
+}))
+"""
+
+
+def test_exported_folder_serves_both_configurations_from_the_hub(prepared, tmp_path):
+    """The card's YAML is what the Hub reads: one repository, one configuration per name."""
+    onepeace_root = write_release(
+        tmp_path / "onepeace_release",
+        dict(list(slice_database().items())[:5]),
+        streams={"one_peace_video_finetune": 1536, "one_peace_audio": 1536},
+    )
+    onepeace = prepare_unav100(onepeace_root, config_name="onepeace", cache_dir=str(tmp_path / "cache"))
+    export_to_parquet(prepared, tmp_path / "folder", config_name="i3d-vggish")
+    export_to_parquet(onepeace, tmp_path / "folder", config_name="onepeace")
+    server, url = serve()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", UPLOAD_AND_LOAD, str(tmp_path / "folder")],
+            env={**hub_environment(url, tmp_path / "hf_home"), "OMP_NUM_THREADS": "1"},
+            stdout=subprocess.PIPE, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        stop(server)
+    assert result.returncode == 0, "the client failed: its traceback is in the captured stderr"
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, dataset, dim in (("i3d-vggish", prepared, 2048), ("onepeace", onepeace, 1536)):
+        assert loaded[name] == {split: [list(d["video_id"]), dim] for split, d in dataset.items()}

@@ -20,9 +20,10 @@ LoCo's cross-modal modules exist for:
   are not labels: a model that does not check cross-modal agreement mistakes them for events.
 
 Each video comes from its own random generator seeded with `(seed, index)`, so a video's content never depends on
-how many videos are asked for, and video `index` belongs to split train, validation or test by `index % 5`
-(0-2, 3, 4: UnAV's 60/20/20 proportions). Timelines come from `loco_hf.data.timelines`; `docs/data.md` lists
-the knobs and compares the statistics with UnAV-100 (`loco_hf.data.statistics`).
+how many videos are asked for. Timelines are sampled with UnAV-100's statistics, or read from a UnAV-100
+annotation file (`loco_hf.data.timelines`). On sampled timelines video `index` belongs to split train,
+validation or test by `index % 5` (0-2, 3, 4: UnAV's 60/20/20 proportions); on real ones, to its video's split.
+`docs/data.md` lists the knobs and compares the statistics with UnAV-100 (`loco_hf.data.statistics`).
 """
 
 import hashlib
