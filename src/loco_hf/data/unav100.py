@@ -2,8 +2,9 @@
 """A `datasets` builder for the official UnAV-100 feature release (Geng et al., CVPR 2023).
 
 `datasets` no longer runs loading scripts (removed in 4.0), so the builder is a `GeneratorBasedBuilder` class in the
-package, used directly or through `prepare_unav100`; `loco_hf.data.export_to_parquet` writes a prepared dataset as Parquet
-shards with a dataset card that `load_dataset(folder, config_name)` and the Hub read back with their features.
+package, used directly or through `prepare_unav100`; `loco_hf.data.export_to_parquet` writes a prepared dataset
+as Parquet shards with a dataset card that `load_dataset(folder, config_name)` and the Hub read back with their
+features.
 
 Release layout (the data_dir):
 
@@ -253,8 +254,8 @@ class UnAV100Builder(datasets.GeneratorBasedBuilder):
             name="i3d-vggish",
             version=datasets.Version("1.0.0"),
             description=(
-                "Visual: I3D (Kinetics-400) RGB and optical-flow features (1024 + 1024), 24-frame windows every "
-                "8 frames at 25 fps; audio: VGGish (AudioSet) features (128) on the same 0.32 s grid. Released by "
+                "Visual: I3D (Kinetics-pretrained) RGB and optical-flow features (1024 + 1024), 24-frame windows every "
+                "8 frames at 25 fps; audio: VGGish (AudioSet-pretrained) features (128) on the same 0.32 s grid. Released by "
                 "the UnAV-100 authors."
             ),
         ),
