@@ -8,18 +8,21 @@ import datasets
 import numpy as np
 import pytest
 
-from loco_hf.data import synthetic
-from loco_hf.data.synthetic import (
+from loco_hf.configuration_loco import UNAV100_CLASS_NAMES
+from loco_hf.data import (
     UNAV100_STATISTICS,
     SyntheticUnAVConfig,
     annotation_statistics,
     format_statistics_table,
     generate_synthetic_video,
+    synthetic,
+    synthetic_class_names,
     synthetic_features,
     synthetic_unav,
     to_unav_annotations,
 )
 
+SLICE_ANNOTATIONS = Path(__file__).resolve().parent / "data" / "unav100_slice.json"
 REAL_ANNOTATIONS = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "unav100" / "unav100_annotations.json"
 )
@@ -137,9 +140,53 @@ def test_invalid_arguments(kwargs, message):
 # ------------------------------------------------------------------------------------------------------------
 
 
+def test_class_names_name_every_class_with_its_id():
+    assert synthetic_class_names(3) == ["synthetic event 00", "synthetic event 01", "synthetic event 02"]
+    names = synthetic_class_names(120)
+    assert names[7] == "synthetic event 007" and names[-1] == "synthetic event 119" and len(set(names)) == 120
+    assert SyntheticUnAVConfig(num_classes=20).class_names == synthetic_class_names(20)
+
+
+def overlapping_pairs(segments: list) -> list[tuple[int, int]]:
+    """Index pairs (i < j) of events with a strictly positive intersection, counted one pair at a time."""
+    return [
+        (i, j)
+        for i in range(len(segments))
+        for j in range(i + 1, len(segments))
+        if min(segments[i][1], segments[j][1]) > max(segments[i][0], segments[j][0])
+    ]
+
+
+def test_statistics_of_the_real_slice_count_what_the_file_holds():
+    database = json.loads(SLICE_ANNOTATIONS.read_text())["database"]
+    statistics = annotation_statistics(database)
+    videos = list(database.values())
+    events = [annotation for video in videos for annotation in video["annotations"]]
+    assert statistics["videos"] == len(videos)
+    assert statistics["events"] == len(events)
+    assert statistics["events_per_video_max"] == max(len(video["annotations"]) for video in videos)
+    assert statistics["classes_present"] == len({a["label_id"] for a in events})
+    assert statistics["duration_mean_seconds"] == pytest.approx(np.mean([v["duration"] for v in videos]))
+    pairs = {
+        video_id: overlapping_pairs([a["segment"] for a in v["annotations"]])
+        for video_id, v in database.items()
+    }
+    assert statistics["overlap_video_fraction"] == pytest.approx(np.mean([bool(p) for p in pairs.values()]))
+    assert statistics["same_class_overlapping_pairs"] == sum(
+        database[video_id]["annotations"][i]["label"] == database[video_id]["annotations"][j]["label"]
+        for video_id, video_pairs in pairs.items()
+        for i, j in video_pairs
+    )
+    starts = [a["segment"][0] for a in events]
+    assert statistics["start_at_zero_event_fraction"] == pytest.approx(np.mean(np.array(starts) == 0))
+    # the slice spans the shapes the statistics must handle: overlaps, crowded videos, events at 0 s
+    assert 0 < statistics["overlap_video_fraction"] < 1 and statistics["events_per_video_max"] >= 9
+
+
+@pytest.mark.skipif(
+    not REAL_ANNOTATIONS.exists(), reason="whole-file statistics need the full UnAV-100 annotations"
+)
 def test_reference_statistics_match_the_real_file():
-    if not REAL_ANNOTATIONS.exists():
-        pytest.skip("the real UnAV-100 annotation file is not available")
     statistics = annotation_statistics(json.loads(REAL_ANNOTATIONS.read_text()))
     for key, expected in UNAV100_STATISTICS.items():
         if isinstance(expected, dict):
@@ -323,3 +370,85 @@ def test_events_carry_their_class_prototype_in_both_streams():
     # the class shows in both streams, clearly but not trivially: a few noise standard deviations per step
     for modality, values in signal_to_noise.items():
         assert 1.0 < np.median(values) < 6.0, (modality, np.median(values))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Conditions of the benchmark family: real timelines, distractors per video, audio offset, confusability
+# ------------------------------------------------------------------------------------------------------------
+
+
+def test_real_timelines_give_the_files_events_splits_and_classes(tmp_path):
+    database = json.loads(SLICE_ANNOTATIONS.read_text())["database"]
+    dataset = synthetic_unav(len(database), timelines=SLICE_ANNOTATIONS, cache_dir=str(tmp_path))
+    assert dataset["train"].features["labels"].feature.names == UNAV100_CLASS_NAMES
+    rows = {row["video_id"]: (split, row) for split in dataset for row in dataset[split].with_format("numpy")}
+    assert len(rows) == len(database)
+    for video_id, video in database.items():
+        split, row = rows[f"synthetic-s0-{video_id}"]
+        assert split == video["subset"]
+        assert row["duration"] == pytest.approx(video["duration"])
+        np.testing.assert_allclose(row["segments"], [a["segment"] for a in video["annotations"]], rtol=1e-6)
+        assert row["labels"].tolist() == [a["label_id"] for a in video["annotations"]]
+        assert len(row["visual_features"]) == math.floor((25 * video["duration"] - 24) / 8) + 1
+
+    with pytest.raises(ValueError, match="timelines"):
+        synthetic_unav(len(database) + 1, timelines=SLICE_ANNOTATIONS, cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="num_classes"):
+        SyntheticUnAVConfig(timelines=str(SLICE_ANNOTATIONS), num_classes=20)
+
+
+def test_an_edited_timeline_file_is_read_again(tmp_path):
+    path = tmp_path / "annotations.json"
+    content = json.loads(SLICE_ANNOTATIONS.read_text())
+    path.write_text(json.dumps(content))
+    first = synthetic_unav(3, timelines=path, split="train", cache_dir=str(tmp_path / "cache"))
+    video = next(iter(content["database"].values()))
+    video["annotations"][0]["segment"] = [1.0, 2.0]
+    path.write_text(json.dumps(content))
+    edited = synthetic_unav(3, timelines=path, split="train", cache_dir=str(tmp_path / "cache"))
+    assert first["segments"][0][0] != [1.0, 2.0] and edited["segments"][0][0] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("per_video", [0.0, 3.0])
+def test_distractors_per_video_whatever_the_number_of_events(per_video):
+    config = SyntheticUnAVConfig(distractors_per_video=per_video)
+    counts = [len(generate_synthetic_video(index, config).distractor_labels) for index in range(80)]
+    if per_video == 0:
+        assert sum(counts) == 0
+    else:
+        # a few distractors find no free place in a crowded video
+        assert 0.8 * per_video < np.mean(counts) <= per_video + 0.5
+    reference = generate_synthetic_video(5)
+    np.testing.assert_array_equal(generate_synthetic_video(5, config).segments, reference.segments)
+
+
+def test_audio_offset_delays_the_audio_of_every_event():
+    config = SyntheticUnAVConfig(audio_offset_steps=2.0, asynchrony_steps=0.0)
+    for index in range(20):
+        video = generate_synthetic_video(index, config)
+        visual, audio = video.visual_segments, video.audio_segments
+        # 2 steps (0.64 s) later at both ends, where the video's edges do not clip a span
+        onset_free, offset_free = visual[:, 0] > 0, audio[:, 1] < video.duration
+        np.testing.assert_allclose(audio[onset_free, 0] - visual[onset_free, 0], 0.64, atol=1e-9)
+        np.testing.assert_allclose(audio[offset_free, 1] - visual[offset_free, 1], 0.64, atol=1e-9)
+        # the label is where both are present
+        np.testing.assert_allclose(video.segments[:, 0], video.audio_segments[:, 0], atol=1e-3)
+
+
+def test_independent_families_make_classes_confusable_in_one_modality_only():
+    def family_correlation(prototypes: np.ndarray) -> np.ndarray:
+        unit = prototypes / np.linalg.norm(prototypes, axis=1, keepdims=True)
+        return unit @ unit.T
+
+    shared = SyntheticUnAVConfig(family_share=0.6)
+    crossed = SyntheticUnAVConfig(family_share=0.6, independent_families=True)
+    visual, audio = (family_correlation(p) for p in synthetic._class_prototypes(shared))
+    np.testing.assert_array_equal(visual > 0.4, audio > 0.4)  # the same families in both streams
+    visual, audio = (family_correlation(p) for p in synthetic._class_prototypes(crossed))
+    off_diagonal = ~np.eye(20, dtype=bool)
+    visual_pairs, audio_pairs = (visual > 0.4) & off_diagonal, (audio > 0.4) & off_diagonal
+    assert visual_pairs.sum() > 0 and audio_pairs.sum() > 0
+    assert (visual_pairs & audio_pairs).sum() < visual_pairs.sum() / 2
+    independent = SyntheticUnAVConfig(family_share=0.0)
+    visual, _ = (family_correlation(p) for p in synthetic._class_prototypes(independent))
+    assert np.abs(visual[off_diagonal]).max() < 0.4

@@ -1,17 +1,22 @@
-"""Tests of the UnAV-100 builder (loco_hf.data.unav100) on the real annotation file and generated feature files."""
+"""Tests of the UnAV-100 builder, the event-dataset loader and the Parquet export, on a slice of the real annotation
+file (tests/data/unav100_slice.json) and generated feature files."""
 
 import json
 import logging
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
+import huggingface_hub
 import numpy as np
 import pytest
+from hub_server import hub_environment, serve, stop
 
 from loco_hf.configuration_loco import UNAV100_CLASS_NAMES
-from loco_hf.data.unav100 import (
+from loco_hf.data import (
     UnAV100Builder,
     export_to_parquet,
     load_event_dataset,
@@ -19,22 +24,12 @@ from loco_hf.data.unav100 import (
     prepare_unav100,
 )
 
+# A slice of the real annotation file (three dozen videos of all splits; tests/data/make_unav100_slice.py says how
+# it was made), and the full file where the shared data is present.
+SLICE_ANNOTATIONS = Path(__file__).resolve().parent / "data" / "unav100_slice.json"
 REAL_ANNOTATIONS = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "unav100" / "unav100_annotations.json"
 )
-
-# A stand-in for the real file when it is absent: the error tests still run on it.
-FALLBACK_DATABASE = {
-    f"video{i:02d}": {
-        "duration": 10.0 + 1.5 * i,
-        "subset": ("train", "train", "train", "validation", "test")[i % 5],
-        "annotations": [
-            {"segment": [0.0, 4.0 + 0.1 * i], "label": UNAV100_CLASS_NAMES[i % 7], "label_id": i % 7},
-            {"segment": [2.5, 9.0], "label": UNAV100_CLASS_NAMES[12], "label_id": 12},
-        ],
-    }
-    for i in range(10)
-}
 
 
 def expected_steps(duration: float, fps: float = 25.0, stride: int = 8, window: int = 24) -> int:
@@ -42,18 +37,9 @@ def expected_steps(duration: float, fps: float = 25.0, stride: int = 8, window: 
     return max(math.floor((fps * duration - window) / stride) + 1, 1)
 
 
-def subset_database(num_train=24, num_validation=8, num_test=8) -> dict:
-    """About 40 real videos (the first of each split), or the fallback database."""
-    if not REAL_ANNOTATIONS.exists():
-        return FALLBACK_DATABASE
-    database = json.loads(REAL_ANNOTATIONS.read_text())["database"]
-    wanted = {"train": num_train, "validation": num_validation, "test": num_test}
-    chosen = {}
-    for video_id, video in database.items():
-        if wanted[video["subset"]] > 0:
-            chosen[video_id] = video
-            wanted[video["subset"]] -= 1
-    return chosen
+def slice_database() -> dict:
+    """The videos of the shipped slice, in the release's JSON format."""
+    return json.loads(SLICE_ANNOTATIONS.read_text())["database"]
 
 
 def write_release(root: Path, database: dict, streams=None, seed: int = 0) -> Path:
@@ -75,7 +61,7 @@ def write_release(root: Path, database: dict, streams=None, seed: int = 0) -> Pa
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory) -> Path:
-    return write_release(tmp_path_factory.mktemp("unav100_release"), subset_database())
+    return write_release(tmp_path_factory.mktemp("unav100_release"), slice_database())
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +70,7 @@ def prepared(release, tmp_path_factory) -> datasets.DatasetDict:
 
 
 def small_release(tmp_path: Path, count: int = 5) -> Path:
-    database = dict(list(subset_database().items())[:count])
+    database = dict(list(slice_database().items())[:count])
     return write_release(tmp_path / "release", database)
 
 
@@ -93,9 +79,23 @@ def small_release(tmp_path: Path, count: int = 5) -> Path:
 # ------------------------------------------------------------------------------------------------------------
 
 
+def test_slice_parses_as_written():
+    raw = slice_database()
+    videos = load_unav100_annotations(SLICE_ANNOTATIONS)
+    assert list(videos) == list(raw)
+    assert {video["subset"] for video in videos.values()} == {"train", "validation", "test"}
+    for video_id, video in videos.items():
+        annotations = raw[video_id]["annotations"]
+        assert video["duration"] == raw[video_id]["duration"]
+        assert video["segments"] == [a["segment"] for a in annotations]
+        assert video["labels"] == [a["label_id"] for a in annotations]
+        assert [UNAV100_CLASS_NAMES[i] for i in video["labels"]] == [a["label"] for a in annotations]
+
+
+@pytest.mark.skipif(
+    not REAL_ANNOTATIONS.exists(), reason="whole-file counts need the full UnAV-100 annotations"
+)
 def test_real_annotation_file_parses():
-    if not REAL_ANNOTATIONS.exists():
-        pytest.skip("the real UnAV-100 annotation file is not available")
     videos = load_unav100_annotations(REAL_ANNOTATIONS)
     assert len(videos) == 10790
     assert sum(len(video["labels"]) for video in videos.values()) == 30059
@@ -105,8 +105,6 @@ def test_real_annotation_file_parses():
         for split in ("train", "validation", "test")
     }
     assert sizes == {"train": 6489, "validation": 2134, "test": 2167}
-    video = next(iter(videos.values()))
-    assert set(video) == {"duration", "subset", "segments", "labels"}
 
 
 @pytest.mark.parametrize(
@@ -122,13 +120,14 @@ def test_real_annotation_file_parses():
     ],
 )
 def test_invalid_annotations_name_the_video(tmp_path, change, message):
-    database = json.loads(json.dumps(dict(list(FALLBACK_DATABASE.items())[:2])))
-    change(database["video01"])
+    database = dict(list(slice_database().items())[:2])
+    video_id = list(database)[1]
+    change(database[video_id])
     path = tmp_path / "annotations.json"
     path.write_text(json.dumps({"database": database}))
     with pytest.raises(ValueError, match=message) as error:
         load_unav100_annotations(path)
-    assert "video01" in str(error.value)
+    assert video_id in str(error.value)
 
 
 def test_annotation_file_errors(tmp_path):
@@ -195,7 +194,7 @@ def test_builder_float16_storage(tmp_path):
 
 
 def test_onepeace_config(tmp_path):
-    database = dict(list(subset_database().items())[:3])
+    database = dict(list(slice_database().items())[:3])
     root = write_release(
         tmp_path / "release", database, streams={"one_peace_video_finetune": 1536, "one_peace_audio": 1536}
     )
@@ -278,6 +277,56 @@ def test_bad_feature_files_are_named(tmp_path, corruption, error_type, message):
     assert named in str(error.value)
 
 
+def test_edited_release_rebuilds_instead_of_reusing_the_cache(tmp_path, caplog):
+    root = small_release(tmp_path, count=3)
+    cache = str(tmp_path / "cache")
+    annotation_path = root / "annotations" / "unav100_annotations.json"
+    content = json.loads(annotation_path.read_text())
+    video_id, video = next(iter(content["database"].items()))
+    prepare_unav100(root, cache_dir=cache)
+
+    # an edited annotation comes back edited
+    video["annotations"][0]["segment"] = [0.5, 1.5]
+    annotation_path.write_text(json.dumps(content))
+    with caplog.at_level(logging.INFO, logger="loco_hf.data.unav100"):
+        edited = prepare_unav100(root, cache_dir=cache)
+    row = next(r for split in edited.values() for r in split if r["video_id"] == video_id)
+    assert row["segments"][0] == [0.5, 1.5]
+    assert "Building the UnAV-100 Arrow cache" in caplog.text
+
+    # an unchanged release reuses its cache, and says so
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="loco_hf.data.unav100"):
+        again = prepare_unav100(root, cache_dir=cache)
+    assert "Reusing the UnAV-100 Arrow cache" in caplog.text
+    assert again["train"].cache_files == edited["train"].cache_files
+
+    # a replaced feature file is read again (here: refused, as garbage)
+    (root / "av_features" / f"{video_id}_rgb.npy").write_bytes(b"not a numpy file any more")
+    with pytest.raises(ValueError, match="Cannot read") as error:
+        prepare_unav100(root, cache_dir=cache)
+    assert f"{video_id}_rgb.npy" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("feature_dtype", "array"),
+    [
+        ("float32", np.full((29, 128), 1e300, dtype=np.float64)),
+        ("float16", np.full((29, 128), 7e4, dtype=np.float32)),
+    ],
+)
+def test_values_that_overflow_the_stored_dtype_are_refused(tmp_path, feature_dtype, array):
+    database = {"short": {"duration": 10.0, "subset": "train", "annotations": []}}
+    database["short"]["annotations"] = [
+        {"segment": [1.0, 4.0], "label": UNAV100_CLASS_NAMES[3], "label_id": 3}
+    ]
+    root = write_release(tmp_path / "release", database)
+    np.save(root / "av_features" / "short_vggish.npy", array)
+    with pytest.raises(ValueError, match=f"too large for {feature_dtype}") as error:
+        prepare_unav100(root, cache_dir=str(tmp_path / "cache"), feature_dtype=feature_dtype)
+    assert "short_vggish.npy" in str(error.value)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Parquet export and load_event_dataset
 # ------------------------------------------------------------------------------------------------------------
@@ -314,7 +363,7 @@ def test_export_to_parquet_round_trip(prepared, tmp_path):
     assert reloaded["train"].features["labels"].feature.names == UNAV100_CLASS_NAMES
 
     assert_same_dataset(prepared, load_event_dataset(tmp_path / "parquet"))
-    with pytest.raises(FileExistsError, match="already holds"):
+    with pytest.raises(FileExistsError, match="already lists configuration 'default'"):
         export_to_parquet(prepared, tmp_path / "parquet")
 
 
@@ -332,3 +381,79 @@ def test_load_event_dataset_sources(prepared, release, tmp_path):
     )
     with pytest.raises(ValueError, match="fps"):
         load_event_dataset(tmp_path / "partial")
+
+
+def test_two_configurations_share_one_folder_with_a_card(prepared, tmp_path):
+    onepeace_root = write_release(
+        tmp_path / "onepeace_release",
+        dict(list(slice_database().items())[:4]),
+        streams={"one_peace_video_finetune": 1536, "one_peace_audio": 1536},
+    )
+    onepeace = prepare_unav100(onepeace_root, config_name="onepeace", cache_dir=str(tmp_path / "cache"))
+    folder = tmp_path / "hub_folder"
+    # a shard size far below one row: a split gets at most one shard per row
+    written = export_to_parquet(prepared, folder, max_shard_size="10KB", config_name="i3d-vggish")
+    assert sum(path.name.startswith("validation-") for path in written) == prepared["validation"].num_rows
+    export_to_parquet(onepeace, folder, max_shard_size="500MiB", config_name="onepeace")
+    assert {path.name for path in (folder / "onepeace").iterdir()} == {
+        f"{split}-00000-of-00001.parquet" for split in onepeace
+    }
+
+    assert_same_dataset(prepared, datasets.load_dataset(str(folder), "i3d-vggish"))
+    assert_same_dataset(onepeace, datasets.load_dataset(str(folder), "onepeace"))
+    assert_same_dataset(onepeace, load_event_dataset(folder, name="onepeace"))
+
+    card = huggingface_hub.DatasetCard.load(folder / "README.md")
+    assert [config["config_name"] for config in card.data.configs] == ["i3d-vggish", "onepeace"]
+    for name, text in (("i3d-vggish", "I3D"), ("onepeace", "ONE-PEACE")):
+        assert f"### Configuration `{name}`" in card.text
+        assert text in card.text
+    assert "geng2023dense" in card.text and "## Licence" in card.text
+    assert f"validation {prepared['validation'].num_rows}" in card.text
+
+
+@pytest.mark.parametrize("size", ["lots", "-5MB", 0])
+def test_export_refuses_an_unreadable_shard_size(prepared, tmp_path, size):
+    with pytest.raises(ValueError, match="max_shard_size"):
+        export_to_parquet(prepared, tmp_path / "out", max_shard_size=size)
+
+
+UPLOAD_AND_LOAD = """
+import json, sys
+import datasets, huggingface_hub
+
+folder, repo_id = sys.argv[1], "team/unav100-features"
+api = huggingface_hub.HfApi()
+api.create_repo(repo_id, repo_type="dataset")
+api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=folder)
+loaded = {name: datasets.load_dataset(repo_id, name) for name in ("i3d-vggish", "onepeace")}
+print(json.dumps({
+    name: {split: [list(d["video_id"]), d.features["visual_features"].shape[1]] for split, d in dataset.items()}
+    for name, dataset in loaded.items()
+}))
+"""
+
+
+def test_exported_folder_serves_both_configurations_from_the_hub(prepared, tmp_path):
+    """The card's YAML is what the Hub reads: one repository, one configuration per name."""
+    onepeace_root = write_release(
+        tmp_path / "onepeace_release",
+        dict(list(slice_database().items())[:5]),
+        streams={"one_peace_video_finetune": 1536, "one_peace_audio": 1536},
+    )
+    onepeace = prepare_unav100(onepeace_root, config_name="onepeace", cache_dir=str(tmp_path / "cache"))
+    export_to_parquet(prepared, tmp_path / "folder", config_name="i3d-vggish")
+    export_to_parquet(onepeace, tmp_path / "folder", config_name="onepeace")
+    server, url = serve()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", UPLOAD_AND_LOAD, str(tmp_path / "folder")],
+            env={**hub_environment(url, tmp_path / "hf_home"), "OMP_NUM_THREADS": "1"},
+            stdout=subprocess.PIPE, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        stop(server)
+    assert result.returncode == 0, "the client failed: its traceback is in the captured stderr"
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, dataset, dim in (("i3d-vggish", prepared, 2048), ("onepeace", onepeace, 1536)):
+        assert loaded[name] == {split: [list(d["video_id"]), dim] for split, d in dataset.items()}

@@ -1,29 +1,27 @@
 # Copyright 2026 The loco-hf authors. Licensed under the MIT licence.
-"""Data for LoCo: the UnAV-100 builder, synthetic UnAV-style data and batching."""
+"""
+Data for LoCo: the event-dataset schema (`schema`), the UnAV-100 builder (`unav100`), UnAV-100 timelines
+(`timelines`), synthetic UnAV-style data (`synthetic`), annotation statistics (`statistics`) and batching
+(`collate`).
+"""
 
 from .collate import LocoDataCollator, crop_video
-from .synthetic import (
+from .schema import check_event_dataset, event_dataset_features, export_to_parquet, load_event_dataset
+from .statistics import (
     UNAV100_STATISTICS,
-    SyntheticUnAVConfig,
-    SyntheticVideo,
     annotation_statistics,
     format_statistics_table,
+    to_unav_annotations,
+)
+from .synthetic import (
+    SyntheticUnAVConfig,
+    SyntheticVideo,
     generate_synthetic_video,
     synthetic_class_names,
     synthetic_features,
     synthetic_unav,
-    to_unav_annotations,
 )
-from .unav100 import (
-    UnAV100Builder,
-    UnAV100Config,
-    check_event_dataset,
-    event_dataset_features,
-    export_to_parquet,
-    load_event_dataset,
-    load_unav100_annotations,
-    prepare_unav100,
-)
+from .unav100 import UnAV100Builder, UnAV100Config, load_unav100_annotations, prepare_unav100
 
 __all__ = [
     "UNAV100_STATISTICS",

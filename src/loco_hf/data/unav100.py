@@ -2,8 +2,9 @@
 """A `datasets` builder for the official UnAV-100 feature release (Geng et al., CVPR 2023).
 
 `datasets` no longer runs loading scripts (removed in 4.0), so the builder is a `GeneratorBasedBuilder` class in the
-package, used directly or through `prepare_unav100`; `export_to_parquet` writes a prepared dataset as Parquet
-shards that `load_dataset("parquet", ...)`, `load_dataset(folder)` and the Hub read back with their features.
+package, used directly or through `prepare_unav100`; `loco_hf.data.export_to_parquet` writes a prepared dataset
+as Parquet shards with a dataset card that `load_dataset(folder, config_name)` and the Hub read back with their
+features.
 
 Release layout (the data_dir):
 
@@ -18,8 +19,8 @@ As in the UnAV reference loader, the visual and audio streams are truncated to t
 resampled.
 """
 
+import hashlib
 import json
-import logging
 import math
 import os
 from dataclasses import dataclass
@@ -27,38 +28,58 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+from transformers.utils import logging
 
 from ..configuration_loco import UNAV100_CLASS_NAMES
+from .schema import ROWS_PER_BATCH, SPLITS, event_dataset_features
 
-logger = logging.getLogger(__name__)
+logger = logging.get_logger(__name__)
 
 __all__ = [
     "ANNOTATION_FILE",
-    "EVENT_DATASET_COLUMNS",
     "FEATURE_FOLDER",
     "UnAV100Builder",
     "UnAV100Config",
-    "check_event_dataset",
-    "event_dataset_features",
-    "export_to_parquet",
-    "load_event_dataset",
     "load_unav100_annotations",
     "prepare_unav100",
 ]
 
 ANNOTATION_FILE = "annotations/unav100_annotations.json"
 FEATURE_FOLDER = "av_features"
-SPLITS = ("train", "validation", "test")
-EVENT_DATASET_COLUMNS = (
-    "video_id", "duration", "fps", "feature_stride", "feature_window", "visual_features", "audio_features",
-    "segments", "labels",
-)  # fmt: skip
 # A segment may end this far (seconds) past the video duration, for rounding in the annotation files.
 _DURATION_TOLERANCE_SECONDS = 1e-3
-# Rows per Arrow record batch and per Parquet row group: a UnAV-100 video is about 1.6 MB in float32.
-_ROWS_PER_BATCH = 64
 # Videos named in an error message about missing files.
 _NAMED_VIDEOS = 5
+UNAV100_CITATION = """@inproceedings{geng2023dense,
+  title={Dense-Localizing Audio-Visual Events in Untrimmed Videos: A Large-Scale Benchmark and Baseline},
+  author={Geng, Tiantian and Wang, Teng and Duan, Jinming and Cong, Runmin and Zheng, Feng},
+  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year={2023}
+}"""
+
+
+def release_fingerprint(data_dir: str | os.PathLike) -> str:
+    """
+    A hash of a release's content: the annotation file's bytes and each feature file's name, size and mtime.
+
+    The builder's Arrow cache is keyed on it, so editing an annotation or replacing a feature file rebuilds the
+    dataset instead of returning the old rows; a missing file or folder simply hashes as absent (the builder then
+    names it in its error).
+
+    Returns:
+        `str`: 16 hex digits.
+    """
+    root = Path(data_dir).expanduser()
+    digest = hashlib.sha256()
+    annotation_path = root / ANNOTATION_FILE
+    if annotation_path.is_file():
+        digest.update(annotation_path.read_bytes())
+    feature_dir = root / FEATURE_FOLDER
+    if feature_dir.is_dir():
+        for entry in sorted(os.scandir(feature_dir), key=lambda entry: entry.name):
+            status = entry.stat()
+            digest.update(f"\0{entry.name}\0{status.st_size}\0{status.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
 
 
 def _read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
@@ -80,40 +101,6 @@ def _read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
             f"file has {path.stat().st_size} bytes."
         )
     return shape, dtype
-
-
-def event_dataset_features(
-    visual_dim: int, audio_dim: int, class_names: list[str], feature_dtype: str = "float32"
-) -> datasets.Features:
-    """
-    The row schema shared by the UnAV-100 builder and the synthetic data.
-
-    Args:
-        visual_dim (`int`), audio_dim (`int`): channels of the two feature streams.
-        class_names (`list[str]`): names of the classes, in label-id order.
-        feature_dtype (`str`): "float32" or "float16" storage of the features.
-
-    Returns:
-        `datasets.Features`: video_id (string), duration (float32, seconds), fps (float32), feature_stride and
-        feature_window (int32, frames), visual_features `Array2D((None, visual_dim))`, audio_features
-        `Array2D((None, audio_dim))`, segments (list of [start, end] float32 seconds), labels (list of
-        `ClassLabel`).
-    """
-    if feature_dtype not in ("float32", "float16"):
-        raise ValueError(f"feature_dtype must be 'float32' or 'float16', got {feature_dtype!r}.")
-    return datasets.Features(
-        {
-            "video_id": datasets.Value("string"),
-            "duration": datasets.Value("float32"),
-            "fps": datasets.Value("float32"),
-            "feature_stride": datasets.Value("int32"),
-            "feature_window": datasets.Value("int32"),
-            "visual_features": datasets.Array2D(shape=(None, visual_dim), dtype=feature_dtype),
-            "audio_features": datasets.Array2D(shape=(None, audio_dim), dtype=feature_dtype),
-            "segments": datasets.List(datasets.List(datasets.Value("float32"), length=2)),
-            "labels": datasets.List(datasets.ClassLabel(names=list(class_names))),
-        }
-    )
 
 
 def load_unav100_annotations(path: str | os.PathLike) -> dict[str, dict]:
@@ -266,12 +253,19 @@ class UnAV100Builder(datasets.GeneratorBasedBuilder):
         UnAV100Config(
             name="i3d-vggish",
             version=datasets.Version("1.0.0"),
-            description="I3D rgb + flow (2048) and VGGish (128) features on a 0.32 s grid (25 fps, stride 8, window 24).",
+            description=(
+                "Visual: I3D (Kinetics-pretrained) RGB and optical-flow features (1024 + 1024), 24-frame windows every "
+                "8 frames at 25 fps; audio: VGGish (AudioSet-pretrained) features (128) on the same 0.32 s grid. Released by "
+                "the UnAV-100 authors."
+            ),
         ),
         UnAV100Config(
             name="onepeace",
             version=datasets.Version("1.0.0"),
-            description="ONE-PEACE video (1536) and audio (1536) features on a 0.25 s grid (16 fps, stride 4, window 16).",
+            description=(
+                "ONE-PEACE video (1536, fine-tuned visual branch) and audio (1536) features, 16-frame windows every "
+                "4 frames at 16 fps (0.25 s per step), as used by UniAV and CCNet."
+            ),
             visual_streams=("one_peace_video_finetune",),
             visual_stream_dims=(1536,),
             audio_stream="one_peace_audio",
@@ -282,15 +276,25 @@ class UnAV100Builder(datasets.GeneratorBasedBuilder):
         ),
     ]
     DEFAULT_CONFIG_NAME = "i3d-vggish"
-    DEFAULT_WRITER_BATCH_SIZE = _ROWS_PER_BATCH
+    DEFAULT_WRITER_BATCH_SIZE = ROWS_PER_BATCH
+
+    def __init__(self, *args, **kwargs):
+        # The Arrow cache is keyed on the release's content, so an edited annotation or feature file rebuilds.
+        if kwargs.get("hash") is None and kwargs.get("data_dir") is not None:
+            kwargs["hash"] = release_fingerprint(kwargs["data_dir"])
+        super().__init__(*args, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
-            description="UnAV-100 dense audio-visual event localization (Geng et al., CVPR 2023), pre-extracted features.",
+            description=(
+                "UnAV-100 (Geng et al., CVPR 2023): 10,790 untrimmed YouTube videos with 30,059 audio-visual events "
+                f"of 100 classes. {self.config.description or ''}"
+            ),
             features=event_dataset_features(
                 self.config.visual_dim, self.config.audio_dim, UNAV100_CLASS_NAMES, self.config.feature_dtype
             ),
             homepage="https://unav100.github.io/",
+            citation=UNAV100_CITATION,
         )
 
     def _check_config(self):
@@ -395,12 +399,24 @@ class UnAV100Builder(datasets.GeneratorBasedBuilder):
             )
 
     @staticmethod
-    def _load_stream(path: Path) -> np.ndarray:
-        """Loads one feature file already checked by `_check_video_files`; ValueError naming it if not finite."""
+    def _load_stream(path: Path, dtype: np.dtype) -> np.ndarray:
+        """
+        Loads one feature file already checked by `_check_video_files`, in the stored `dtype`.
+
+        Finiteness is checked after the cast, so that values too large for the stored type (1e300 in float64
+        stored as float32, 70000 stored as float16) are refused like NaN instead of being written as inf.
+        """
         array = np.load(path, allow_pickle=False)
-        if not np.isfinite(array).all():
+        with np.errstate(over="ignore", invalid="ignore"):
+            stored = array.astype(dtype, copy=False)
+        if not np.isfinite(stored).all():
+            if np.isfinite(array).all():
+                raise ValueError(
+                    f"Feature file {path} holds values too large for {dtype} storage (largest magnitude "
+                    f"{np.abs(array).max():g}); they would be stored as infinite."
+                )
             raise ValueError(f"Feature file {path} holds NaN or infinite values.")
-        return array
+        return stored
 
     def _generate_examples(self, videos: dict[str, dict], feature_dir: str):
         config = self.config
@@ -409,10 +425,10 @@ class UnAV100Builder(datasets.GeneratorBasedBuilder):
         truncated, largest_gap, largest_gap_video = 0, 0, None
         for video_id, video in videos.items():
             visual_streams = [
-                self._load_stream(feature_dir / f"{video_id}_{suffix}.npy")
+                self._load_stream(feature_dir / f"{video_id}_{suffix}.npy", dtype)
                 for suffix in config.visual_streams
             ]
-            audio = self._load_stream(feature_dir / f"{video_id}_{config.audio_stream}.npy")
+            audio = self._load_stream(feature_dir / f"{video_id}_{config.audio_stream}.npy", dtype)
             # As the reference loader: truncate both streams to their common length, no resampling.
             length = min(len(visual_streams[0]), len(audio))
             gap = abs(len(visual_streams[0]) - len(audio))
@@ -429,8 +445,8 @@ class UnAV100Builder(datasets.GeneratorBasedBuilder):
                     "fps": config.fps,
                     "feature_stride": config.feature_stride,
                     "feature_window": config.feature_window,
-                    "visual_features": visual.astype(dtype, copy=False),
-                    "audio_features": audio[:length].astype(dtype, copy=False),
+                    "visual_features": visual,
+                    "audio_features": audio[:length],
                     "segments": np.array(video["segments"], dtype=np.float32).reshape(-1, 2),
                     "labels": video["labels"],
                 },
@@ -452,6 +468,9 @@ def prepare_unav100(
     """
     Builds (or reuses from the cache) the UnAV-100 dataset of a local release.
 
+    The cache is keyed on the release's content (`release_fingerprint`: the annotation file and each feature
+    file's size and modification time), so an edited release rebuilds; the log says which cache is used.
+
     Args:
         data_dir (`str` or `os.PathLike`): the release root (annotations/ and av_features/).
         config_name (`str`, default "i3d-vggish"): "i3d-vggish" or "onepeace".
@@ -464,6 +483,11 @@ def prepare_unav100(
     builder = UnAV100Builder(
         config_name=config_name, data_dir=str(data_dir), cache_dir=cache_dir, **config_kwargs
     )
+    cached = Path(builder.cache_dir, datasets.config.DATASET_INFO_FILENAME).is_file()
+    logger.info(
+        "%s the UnAV-100 Arrow cache %s (release fingerprint %s).",
+        "Reusing" if cached else "Building", builder.cache_dir, builder.hash,
+    )  # fmt: skip
     try:
         builder.download_and_prepare()
     except datasets.exceptions.DatasetGenerationError as error:
@@ -472,124 +496,3 @@ def prepare_unav100(
             raise error.__cause__ from None
         raise
     return builder.as_dataset()
-
-
-def _parse_size(size: int | str) -> int:
-    """Bytes in `size`: an int, or a string such as "500MB" (KB, MB, GB: powers of 1000)."""
-    if isinstance(size, int):
-        return size
-    units = {"GB": 10**9, "MB": 10**6, "KB": 10**3, "B": 1}
-    text = str(size).strip().upper()
-    for unit, factor in units.items():
-        if text.endswith(unit):
-            try:
-                return int(float(text[: -len(unit)]) * factor)
-            except ValueError:
-                break
-    raise ValueError(f"max_shard_size must be an int (bytes) or a string like '500MB', got {size!r}.")
-
-
-def export_to_parquet(
-    dataset_dict: datasets.DatasetDict, output_dir: str | os.PathLike, max_shard_size: int | str = "500MB"
-) -> list[Path]:
-    """
-    Writes a dataset as Parquet shards `data/<split>-00000-of-0000N.parquet`, the Hub's layout.
-
-    The features (Array2D shapes, ClassLabel names) travel in the Parquet schema metadata, so
-    `load_dataset("parquet", data_files=...)`, `load_dataset(output_dir)` and `load_event_dataset(output_dir)`
-    give them back; `huggingface_hub.HfApi().upload_folder(...)` publishes the folder as a dataset repository.
-
-    Args:
-        dataset_dict (`datasets.DatasetDict`): the splits to write.
-        output_dir (`str` or `os.PathLike`): created if needed; it must not hold shards of these splits yet.
-        max_shard_size (`int` or `str`, default "500MB"): largest shard, in bytes of Arrow data.
-
-    Returns:
-        `list[pathlib.Path]`: the files written.
-    """
-    if not isinstance(dataset_dict, datasets.DatasetDict):
-        raise ValueError(
-            f"export_to_parquet needs a datasets.DatasetDict, got {type(dataset_dict).__name__}."
-        )
-    max_bytes = _parse_size(max_shard_size)
-    if max_bytes <= 0:
-        raise ValueError(f"max_shard_size must be positive, got {max_shard_size!r}.")
-    data_dir = Path(output_dir) / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for split in dataset_dict:
-        existing = sorted(data_dir.glob(f"{split}-*.parquet"))
-        if existing:
-            raise FileExistsError(
-                f"{data_dir} already holds shards of split {split!r} ({existing[0].name}, ...); use an empty folder."
-            )
-    written = []
-    for split, dataset in dataset_dict.items():
-        num_shards = max(1, math.ceil(dataset.data.nbytes / max_bytes))
-        for index in range(num_shards):
-            path = data_dir / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
-            dataset.shard(num_shards, index, contiguous=True).to_parquet(
-                str(path), batch_size=_ROWS_PER_BATCH
-            )
-            written.append(path)
-    return written
-
-
-def check_event_dataset(dataset_dict: datasets.DatasetDict) -> datasets.DatasetDict:
-    """
-    Checks that every split has the event-dataset columns (see `event_dataset_features`).
-
-    Returns:
-        the same `DatasetDict`.
-
-    Raises:
-        ValueError: not a `DatasetDict`, a missing column, or labels that are not a list of `ClassLabel`.
-    """
-    if not isinstance(dataset_dict, datasets.DatasetDict):
-        raise ValueError(f"Expected a datasets.DatasetDict of splits, got {type(dataset_dict).__name__}.")
-    for split, dataset in dataset_dict.items():
-        missing = [name for name in EVENT_DATASET_COLUMNS if name not in dataset.column_names]
-        if missing:
-            raise ValueError(f"Split {split!r} lacks the columns {missing} (has {dataset.column_names}).")
-        labels = dataset.features["labels"]
-        if not isinstance(getattr(labels, "feature", None), datasets.ClassLabel):
-            raise ValueError(f"Split {split!r}: 'labels' must be a list of ClassLabel, got {labels}.")
-    return dataset_dict
-
-
-def load_event_dataset(path_or_id: str | os.PathLike, **kwargs) -> datasets.DatasetDict:
-    """
-    Loads an event dataset from wherever it lives (the training script's `--dataset_dir`).
-
-    Args:
-        path_or_id (`str` or `os.PathLike`): one of
-            - a UnAV-100 release root (holding `annotations/unav100_annotations.json`): built with
-              `prepare_unav100(path, **kwargs)`;
-            - a folder written by `DatasetDict.save_to_disk`: `datasets.load_from_disk`;
-            - a folder of Parquet shards (e.g. from `export_to_parquet`): `datasets.load_dataset(path, **kwargs)`;
-            - a Hub dataset id ("user/name"): `datasets.load_dataset(path_or_id, **kwargs)`.
-        **kwargs: passed to `prepare_unav100` or `datasets.load_dataset`.
-
-    Returns:
-        `datasets.DatasetDict` checked by `check_event_dataset`.
-    """
-    path = Path(path_or_id).expanduser()
-    if path.is_dir():
-        if (path / ANNOTATION_FILE).is_file():
-            dataset = prepare_unav100(path, **kwargs)
-        elif (path / "dataset_dict.json").is_file():
-            dataset = datasets.load_from_disk(str(path))
-        elif (path / "state.json").is_file():
-            raise ValueError(
-                f"{path} holds a single saved Dataset; save a DatasetDict with train/validation/test splits."
-            )
-        else:
-            dataset = datasets.load_dataset(str(path), **kwargs)
-    elif path.exists():
-        raise ValueError(
-            f"{path} is a file; expected a UnAV-100 release root, a saved or Parquet dataset folder, or a Hub id."
-        )
-    elif path.is_absolute() or str(path_or_id).startswith((".", "~")):
-        raise FileNotFoundError(f"No dataset folder at {path}.")
-    else:
-        dataset = datasets.load_dataset(str(path_or_id), **kwargs)
-    return check_event_dataset(dataset)
