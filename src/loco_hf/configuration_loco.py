@@ -7,7 +7,9 @@ UnAV baseline (Geng et al., CVPR 2023) with two modules:
 * LCF, Local Correspondence Feature modulation: local cross-modal coherence modulates the unimodal encoders;
 * LAC, Local Adaptive Cross-modal interaction: cross-modal attention with a data-driven local window.
 
-With both switched off and `cross_attention_query_source="other_stream"` the network is the UnAV baseline.
+The `unav-baseline` preset is the UnAV baseline: both switched off, `cross_attention_query_source="other_stream"`,
+and UnAV's self-attention query norm, initialisation and position-table rule; `reference_padding=True` adds UnAV's
+handling of padded steps, for converted UnAV checkpoints (`loco_hf.convert_unav_checkpoint`).
 """
 
 import warnings
@@ -65,6 +67,9 @@ PRESETS: dict[str, dict] = {
         "use_lcf": False,
         "use_lac": False,
         "cross_attention_query_source": "other_stream",
+        "use_self_attention_query_norm": True,
+        "initializer": "unav",
+        "position_interpolation": "linear",
     },
     # A CPU-sized network: the time grid and pyramid of UnAV-100, narrower layers and no dependency block (at this
     # width the block costs about half of a CPU step, which a short schedule spends better on more steps). Its 20
@@ -138,6 +143,10 @@ def check_max_seq_len(max_seq_len: int, max_stride: int, owner: str) -> None:
         )
 
 
+INITIALIZERS = ("normal", "unav")
+POSITION_INTERPOLATIONS = ("resample", "linear")
+
+
 @strict
 class LocoConfig(PreTrainedConfig):
     r"""
@@ -161,7 +170,26 @@ class LocoConfig(PreTrainedConfig):
         num_unimodal_layers (`int`, default 2): self-attention blocks per modality before the pyramid.
         drop_path_rate (`float`, default 0.1): stochastic-depth probability of every residual branch.
         layer_scale_init_value (`float`, default 1e-4): initial value of the layer-scale vectors.
-        initializer_range (`float`, default 0.02): standard deviation of the weight initialisation.
+        initializer (`str`, default "normal"): initial weights of convolutions and linear layers. "normal": N(0,
+            `initializer_range`), biases 0. "unav": UnAV's recipe, PyTorch's default (uniform, bound
+            1 / sqrt(fan_in)) with biases 0 (`unav-baseline`). LayerNorms, layer scales, the class prior and the
+            regression scales start as in UnAV either way.
+        initializer_range (`float`, default 0.02): standard deviation of the "normal" initialisation.
+        use_self_attention_query_norm (`bool`, default False): in the self-attention blocks (unimodal encoders and
+            dependency block), normalise the query input with a LayerNorm of its own, as UnAV does (its `ln12`
+            beside `ln11`); off, one LayerNorm feeds queries, keys and values. Cross-modal blocks always have one
+            LayerNorm per stream. Off by default so that checkpoints saved without it keep their weights and outputs.
+        position_interpolation (`str`, default "resample"): the position table of a video longer than
+            `max_seq_len`. "resample": sin/cos evaluated at positions compressed into [0, max_seq_len - 1].
+            "linear": UnAV's rule, the `max_seq_len`-row table linearly interpolated (align_corners=False).
+        reference_padding (`bool`, default False): handle padded steps exactly as the UnAV code does, so that a
+            converted UnAV checkpoint computes what it was trained to compute. The embedding output is not
+            re-masked (padded steps keep ReLU(LayerNorm bias), which the first blocks' depthwise convs read at the
+            last valid step), max-pooled residuals see padded zeros, the dependency block's temporal branch tiles
+            the batch mask in UnAV's order, and the position table is stretched by the padded length rather than
+            each video's own. Outputs then depend on how much a video is padded: feed such a model as the UnAV code
+            does (the feature extractor's default padding). Off, a video's outputs do not depend on its batch-mates
+            (docs/architecture.md, departures). Set by `convert_unav_checkpoint`.
 
     LCF, Local Correspondence Feature modulation:
         use_lcf (`bool`, default True): modulate each unimodal block's output by local cross-modal coherence.
@@ -231,7 +259,11 @@ class LocoConfig(PreTrainedConfig):
     num_unimodal_layers: int = 2
     drop_path_rate: float = 0.1
     layer_scale_init_value: float = 1e-4
+    initializer: str = "normal"
     initializer_range: float = 0.02
+    use_self_attention_query_norm: bool = False
+    position_interpolation: str = "resample"
+    reference_padding: bool = False
 
     # LCF
     use_lcf: bool = True
@@ -373,6 +405,12 @@ class LocoConfig(PreTrainedConfig):
                 f"LocoConfig.cross_attention_query_source must be one of {CROSS_ATTENTION_QUERY_SOURCES}, "
                 f"got {self.cross_attention_query_source!r}."
             )
+        for name, valid in (
+            ("initializer", INITIALIZERS),
+            ("position_interpolation", POSITION_INTERPOLATIONS),
+        ):
+            if getattr(self, name) not in valid:
+                raise ValueError(f"LocoConfig.{name} must be one of {valid}, got {getattr(self, name)!r}.")
         if self.regression_ranges is None or len(self.regression_ranges) != self.num_pyramid_levels:
             raise ValueError(
                 f"LocoConfig.regression_ranges needs one [low, high] pair per pyramid level "

@@ -31,7 +31,7 @@ Departures from the UnAV code are commented where they happen and listed in docs
 
 import math
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 import torch
 import torch.nn.functional as F
@@ -183,15 +183,17 @@ def sinusoidal_position_table(positions: torch.Tensor, hidden_size: int) -> torc
     """Sin/cos table (base 10000) at (possibly fractional) positions, scaled by 1/sqrt(d).
 
     Args:
-        positions (`torch.FloatTensor` of shape `(..., T)`): positions in steps.
+        positions (`torch.FloatTensor` of shape `(..., T)`): positions in steps; computed in float64 when they are
+            float64, in float32 otherwise.
     Returns:
-        `torch.FloatTensor` of shape `(..., T, hidden_size)`.
+        `torch.FloatTensor` of shape `(..., T, hidden_size)`, in the dtype of the computation.
     """
+    dtype = torch.float64 if positions.dtype == torch.float64 else torch.float32
     frequencies = torch.exp(
-        torch.arange(0, hidden_size, 2, device=positions.device, dtype=torch.float32)
+        torch.arange(0, hidden_size, 2, device=positions.device, dtype=dtype)
         * (-math.log(10000.0) / hidden_size)
     )
-    angles = positions.float().unsqueeze(-1) * frequencies  # (..., T, d/2)
+    angles = positions.to(dtype).unsqueeze(-1) * frequencies  # (..., T, d/2)
     table = torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(
         -2
     )  # interleaved sin, cos -> (..., T, d)
@@ -208,23 +210,68 @@ class LocoEmbedding(nn.Module):
             LocoMaskedConv1d(dims[i], dims[i + 1], 3, bias=False) for i in range(len(dims) - 1)
         )
         self.norms = nn.ModuleList(nn.LayerNorm(config.hidden_size) for _ in self.convs)
+        self.reference_padding = config.reference_padding
 
     def forward(self, features: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
         hidden_states = features
         for conv, norm in zip(self.convs, self.norms, strict=True):
             hidden_states, _ = conv(hidden_states, mask)
             hidden_states = F.relu(norm(hidden_states))
+        if self.reference_padding:
+            # reference_padding (converted UnAV checkpoints): UnAV leaves ReLU(LayerNorm bias) at padded steps.
+            return hidden_states
         return hidden_states * mask.unsqueeze(-1).to(hidden_states.dtype)
+
+
+@cache
+def position_table(num_positions: int, hidden_size: int) -> torch.Tensor:
+    """UnAV's fixed table: rows 0 ... num_positions - 1, computed in float64 and stored in float32 (on the CPU)."""
+    positions = torch.arange(num_positions, dtype=torch.float64, device="cpu")
+    return sinusoidal_position_table(positions, hidden_size).float()
+
+
+def interpolate_position_table(table: torch.Tensor, lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
+    """Linear interpolation of a table to each video's length, as `F.interpolate(mode="linear", align_corners=False)`.
+
+    A video of length L > M (M table rows) gets the table resampled to L rows; a shorter one gets the first rows
+    unchanged. Steps beyond L repeat the last row, to be masked.
+
+    Args:
+        table (`torch.FloatTensor` of shape `(M, d)`).
+        lengths (`torch.FloatTensor` of shape `(B, 1)`): the length each video's table is resampled to, in steps.
+        seq_len (`int`): T, the number of rows returned.
+    Returns:
+        `torch.FloatTensor` of shape `(B, T, d)`.
+    """
+    num_rows = table.shape[0]
+    scale = (num_rows / lengths).clamp(max=1.0)  # (B, 1) float32: source rows per output row, as torch has it
+    steps = torch.arange(seq_len, device=table.device, dtype=torch.float32) + 0.5
+    # torch forms the fractional source row scale * (t + 0.5) - 0.5 with a single rounding (a fused multiply-add):
+    # in float64 the product and the difference are exact, and rounding them once to float32 gives the same row.
+    wide = torch.float32 if table.device.type == "mps" else torch.float64  # MPS has no float64
+    source = (steps.to(wide) * scale.to(wide) - 0.5).float().clamp(min=0)  # (B, T)
+    lower = source.long().clamp(max=num_rows - 1)
+    upper = (lower + 1).clamp(max=num_rows - 1)
+    weight = (source - lower).clamp(0, 1).unsqueeze(-1)  # (B, T, 1)
+    return table[lower] * (1 - weight) + table[upper] * weight  # (M, d)[(B, T)] -> (B, T, d)
 
 
 def position_embeddings(mask: torch.BoolTensor, config: LocoConfig) -> torch.Tensor:
     """The fixed position table for a batch, (B, T, d), zero at padding.
 
-    UnAV stretches its table linearly when the *padded* length exceeds max_seq_len, so a video's outputs depend on
-    how long its batch-mates are. Here the rescaling uses each video's own valid length: positions of a video longer
-    than max_seq_len are compressed into [0, max_seq_len - 1]; shorter videos use integer positions as in training.
+    A video longer than max_seq_len has its table stretched to its length: with `position_interpolation="linear"`
+    UnAV's max_seq_len-row table is linearly interpolated; with "resample" sin/cos are evaluated at positions
+    compressed into [0, max_seq_len - 1]. UnAV stretches by the *padded* length, so a video's outputs depend on how
+    long its batch-mates are; here each video's own valid length decides, unless `reference_padding`.
     """
-    lengths = mask.sum(dim=1, keepdim=True).clamp(min=1).float()  # (B, 1)
+    if config.reference_padding:
+        # reference_padding (converted UnAV checkpoints): the padded length T decides, as in UnAV.
+        lengths = torch.full((mask.shape[0], 1), float(mask.shape[1]), device=mask.device)
+    else:
+        lengths = mask.sum(dim=1, keepdim=True).clamp(min=1).float()  # (B, 1)
+    if config.position_interpolation == "linear":
+        table = position_table(config.max_seq_len, config.hidden_size).to(mask.device)
+        return interpolate_position_table(table, lengths, mask.shape[1]) * mask.unsqueeze(-1)
     scale = ((config.max_seq_len - 1) / (lengths - 1).clamp(min=1)).clamp(max=1.0)  # (B, 1)
     positions = torch.arange(mask.shape[1], device=mask.device, dtype=torch.float32) * scale  # (B, T)
     return sinusoidal_position_table(positions, config.hidden_size) * mask.unsqueeze(-1)
@@ -289,8 +336,10 @@ class LocoAttentionBlock(nn.Module):
     `hidden_states` is the stream being updated: it always supplies the residual. For cross-attention `context` is
     the other stream, and `config.cross_attention_query_source` picks where the queries come from: "updated_stream"
     (LoCo) takes queries from the updated stream and keys/values from the context; "other_stream" (the UnAV code)
-    takes queries from the context and keys, values from the updated stream. q, k and v each see a depthwise conv +
-    LayerNorm before their projection, which is also how a strided block downsamples. Both residual branches carry
+    takes queries from the context and keys, values from the updated stream. Each input has its own LayerNorm (UnAV's
+    `ln11` for the updated stream, `ln12` for the context); a self-attention block has the second one only with
+    `use_self_attention_query_norm`, and then takes its queries from it, as UnAV does. q, k and v each see a
+    depthwise conv + LayerNorm before their projection, which is also how a strided block downsamples. Both residual branches carry
     layer scale and drop-path. The attention is dense: every valid key is reachable.
     """
 
@@ -307,10 +356,18 @@ class LocoAttentionBlock(nn.Module):
         self.num_heads = num_heads
         self.stride = stride
         self.drop_path_rate = config.drop_path_rate
-        # ABLATION: cross_attention_query_source (unav-baseline uses "other_stream")
-        self.query_from_context = is_cross_attention and config.cross_attention_query_source == "other_stream"
+        # ABLATION: cross_attention_query_source (unav-baseline uses "other_stream"). A self-attention block with
+        # UnAV's second norm (use_self_attention_query_norm, unav-baseline) takes its queries from it, as UnAV does.
+        self.query_from_context = (
+            config.cross_attention_query_source == "other_stream"
+            if is_cross_attention
+            else config.use_self_attention_query_norm
+        )
+        self.reference_padding = config.reference_padding
         self.norm_hidden = nn.LayerNorm(hidden_size)
-        self.norm_context = nn.LayerNorm(hidden_size) if is_cross_attention else None
+        self.norm_context = (
+            nn.LayerNorm(hidden_size) if is_cross_attention or config.use_self_attention_query_norm else None
+        )
         self.query = LocoConvProjection(hidden_size, stride)
         self.key = LocoConvProjection(hidden_size, stride)
         self.value = LocoConvProjection(hidden_size, stride)
@@ -333,7 +390,10 @@ class LocoAttentionBlock(nn.Module):
             The updated stream `(B, T / stride, d)` and its mask `(B, T / stride)`.
         """
         normed = self.norm_hidden(hidden_states)
-        normed_context = normed if context is None else self.norm_context(context)
+        if self.norm_context is None:
+            normed_context = normed
+        else:
+            normed_context = self.norm_context(hidden_states if context is None else context)
         query_source, key_source = (
             (normed_context, normed) if self.query_from_context else (normed, normed_context)
         )
@@ -361,13 +421,15 @@ class LocoAttentionBlock(nn.Module):
         residual = hidden_states
         if self.stride > 1:
             # Max-pool the residual; padding is -inf inside the pool so a valid output never sees a padded zero.
-            residual = residual.masked_fill(~mask.unsqueeze(-1), torch.finfo(residual.dtype).min).transpose(
-                1, 2
-            )
-            residual = (
-                F.max_pool1d(residual, kernel_size=3, stride=self.stride, padding=1).transpose(1, 2) * valid
-            )
-        hidden_states = residual + drop_path(
+            # reference_padding (converted UnAV checkpoints): UnAV pools over the padded steps' zeros.
+            if not self.reference_padding:
+                residual = residual.masked_fill(~mask.unsqueeze(-1), torch.finfo(residual.dtype).min)
+            # (B, T, d) -> (B, d, T) -> pool -> (B, T / s, d)
+            residual = F.max_pool1d(
+                residual.transpose(1, 2), kernel_size=3, stride=self.stride, padding=1
+            ).transpose(1, 2)
+        # Padded steps of the updated stream leave the block at zero (UnAV's embedding output is not zero there).
+        hidden_states = residual * valid + drop_path(
             self.attention_scale * attended, self.drop_path_rate, self.training
         )
         mlp = self.mlp_out(F.gelu(self.mlp_in(self.norm_mlp(hidden_states)))) * valid
@@ -507,7 +569,7 @@ class LocoDependencyBlock(nn.Module):
     Expands the fused level feature to one small feature per class, runs self-attention over time for each class
     and over classes for each step, sums the two, and squeezes back: 2d -> C x h -> 2d. The output replaces the
     level feature. Unlike the UnAV code (which tiles the batch mask in the wrong order), each (video, class) row
-    uses its own video's mask.
+    uses its own video's mask, unless `reference_padding`.
     """
 
     def __init__(self, config: LocoConfig):
@@ -519,6 +581,7 @@ class LocoDependencyBlock(nn.Module):
         self.temporal = LocoAttentionBlock(config, self.class_size, 1, self.class_size)
         self.co_occurrence = LocoAttentionBlock(config, self.class_size, 1, self.class_size)
         self.squeeze = LocoMaskedConv1d(self.num_classes * self.class_size, fused_size, 3, bias=False)
+        self.reference_padding = config.reference_padding
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
         batch_size, length, _ = hidden_states.shape
@@ -530,7 +593,11 @@ class LocoDependencyBlock(nn.Module):
         per_class = expanded.permute(0, 2, 1, 3).reshape(
             batch_size * self.num_classes, length, self.class_size
         )
-        class_mask = mask.repeat_interleave(self.num_classes, dim=0)  # row b*C + c belongs to video b
+        if self.reference_padding:
+            # reference_padding (converted UnAV checkpoints): UnAV gives row k the mask of video k mod B.
+            class_mask = mask.repeat(self.num_classes, 1)
+        else:
+            class_mask = mask.repeat_interleave(self.num_classes, dim=0)  # row b*C + c belongs to video b
         temporal, _ = self.temporal(per_class, class_mask)
         temporal = temporal.view(batch_size, self.num_classes, length, self.class_size).permute(0, 2, 1, 3)
         # Over classes, per step: (B, T, C, h) -> (B*T, C, h); every class is a valid key.
@@ -538,7 +605,9 @@ class LocoDependencyBlock(nn.Module):
         all_classes = torch.ones(per_step.shape[:2], dtype=torch.bool, device=per_step.device)
         co_occurrence, _ = self.co_occurrence(per_step, all_classes)
         co_occurrence = co_occurrence.view(batch_size, length, self.num_classes, self.class_size)
-        combined = (temporal + co_occurrence) * mask.view(batch_size, length, 1, 1)
+        # The temporal branch leaves padded steps as its mask says; the co-occurrence branch sees every class of a
+        # padded step as valid, so its output there is zeroed (UnAV zeroes it inside the block).
+        combined = temporal + co_occurrence * mask.view(batch_size, length, 1, 1)
         squeezed, _ = self.squeeze(combined.flatten(2), mask)  # (B, T, C*h) -> (B, T, 2d)
         return squeezed
 
@@ -621,7 +690,11 @@ class LocoPreTrainedModel(PreTrainedModel):
     def _init_module_weights(self, module):
         config = self.config
         if isinstance(module, (nn.Linear, nn.Conv1d)):
-            init.normal_(module.weight, mean=0.0, std=config.initializer_range)
+            if config.initializer == "unav":
+                # unav-baseline: UnAV keeps PyTorch's default weights (uniform, bound 1 / sqrt(fan_in)).
+                init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            else:
+                init.normal_(module.weight, mean=0.0, std=config.initializer_range)
             if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
