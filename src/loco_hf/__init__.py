@@ -7,6 +7,7 @@ Importing the package registers LoCo with the transformers Auto classes, and mar
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
 from .configuration_loco import PRESETS, UNAV100_CLASS_NAMES, LocoConfig
+from .convert_unav_original_to_loco import convert_unav_checkpoint
 from .data import (
     LocoDataCollator,
     UnAV100Builder,
@@ -51,6 +52,7 @@ __all__ = [
     "LocoModel",
     "LocoPreTrainedModel",
     "average_precision_by_length",
+    "convert_unav_checkpoint",
     "export_to_parquet",
     "decode_segments",
     "false_positive_breakdown",

@@ -361,6 +361,9 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         nms_iou_threshold (`float`, default 0.7): IoU from which hard NMS removes a candidate (hard only).
         min_score (`float`, default 0.001): candidates whose (decayed) score falls below this are removed.
         max_detections (`int`, default 100): events kept per video.
+        reference_padding (`bool`, default False): the model handles padded steps as the UnAV code does (its
+            config's `reference_padding`, set for converted UnAV checkpoints), so its outputs depend on the amount
+            of padding: only UnAV's padding ("max_length") is accepted.
     """
 
     model_input_names = ["visual_features", "audio_features", "attention_mask"]
@@ -384,6 +387,7 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         nms_iou_threshold: float = 0.7,
         min_score: float = 0.001,
         max_detections: int = 100,
+        reference_padding: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -422,6 +426,7 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         self.nms_iou_threshold = float(nms_iou_threshold)
         self.min_score = float(min_score)
         self.max_detections = max_detections
+        self.reference_padding = bool(reference_padding)
 
     @classmethod
     def from_model_config(cls, config: LocoConfig, **kwargs) -> "LocoFeatureExtractor":
@@ -438,6 +443,7 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             feature_stride=config.feature_stride,
             feature_window=config.feature_window,
             id2label=dict(config.id2label),
+            reference_padding=config.reference_padding,
             **kwargs,
         )
 
@@ -490,7 +496,7 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             padding (`str`, default "max_length"): "max_length" pads as described above (the UnAV reference);
                 "longest" pads only to the longest video rounded up to a multiple of `max_stride` (at least one
                 stride). The model's outputs at valid steps do not depend on the amount of padding (its tests
-                check it), so "longest" gives the same predictions for less compute.
+                check it), so "longest" gives the same predictions for less compute; not with `reference_padding`.
 
         Returns:
             `BatchFeature` with visual_features `(B, T', visual_dim)` float32, audio_features `(B, T', audio_dim)`
@@ -538,6 +544,11 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         longest = max(len(visual) for visual in visual_arrays)
         if padding not in ("max_length", "longest"):
             raise ValueError(f"padding must be 'max_length' or 'longest', got {padding!r}.")
+        if padding == "longest" and self.reference_padding:
+            raise ValueError(
+                "padding='longest' changes the outputs of a model with reference_padding (a converted UnAV "
+                "checkpoint): use padding='max_length', UnAV's padding."
+            )
         if padding == "longest":
             padded_length = -(-longest // self.max_stride) * self.max_stride
         elif training:
