@@ -495,8 +495,9 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             video_ids (`list[str]`, *optional*): one id per video, used in error messages.
             padding (`str`, default "max_length"): "max_length" pads as described above (the UnAV reference);
                 "longest" pads only to the longest video rounded up to a multiple of `max_stride` (at least one
-                stride). The model's outputs at valid steps do not depend on the amount of padding (its tests
-                check it), so "longest" gives the same predictions for less compute; not with `reference_padding`.
+                stride), for less compute. At initialisation the model's outputs at valid steps do not depend on the
+                amount of padding; trained LayerNorm biases, read next to the padding, make them depend on it
+                (docs/architecture.md), and `reference_padding` models more still: they refuse it.
 
         Returns:
             `BatchFeature` with visual_features `(B, T', visual_dim)` float32, audio_features `(B, T', audio_dim)`
