@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from conftest import make_tiny_batch, make_tiny_config
 
 from loco_hf import (
+    PRESETS,
     LocoConfig,
     LocoFeatureExtractor,
     LocoForEventLocalization,
@@ -38,13 +39,9 @@ from loco_hf.modeling_loco import (
 )
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "convert_unav_checkpoint.py"
+# The architecture fields of unav-baseline, without its 100 class names (the tiny configuration has 5).
 UNAV_FIELDS = {
-    "use_lcf": False,
-    "use_lac": False,
-    "cross_attention_queries": "other",
-    "use_self_attention_query_norm": True,
-    "initializer": "unav",
-    "position_interpolation": "linear",
+    key: value for key, value in PRESETS["unav-baseline"].items() if key not in ("id2label", "label2id")
 }
 
 
@@ -76,23 +73,17 @@ def test_key_table_is_the_unav_reference_model():
         if name in targets:
             assert target[name].numel() == math.prod(shape), name
     # A few entries in full, as the reference names and shapes them.
-    assert table["backbone.self_att_V.0.ln12.weight"] == (
-        "loco.visual_encoder.0.norm_context.weight",
-        (1, 512, 1),
-    )
-    assert table["backbone.ori_cross_att_Av.attn.query.weight"] == (
-        "loco.audio_pyramid.0.query.projection.weight",
-        (512, 512, 1),
-    )
-    assert table["backbone.cross_att_Va.4.mlp.3.weight"] == (
-        "loco.visual_pyramid.5.mlp_out.weight",
-        (512, 2048, 1),
-    )
-    assert table["dependency_block.feature_squeeze.conv.weight"] == (
-        "loco.dependency.squeeze.weight",
-        (1024, 12800, 3),
-    )
-    assert table["cls_head.cls_head.conv.bias"] == ("classification_head.prior_bias", (100,))
+    expected = {
+        "backbone.self_att_V.0.ln12.weight": ("loco.visual_encoder.0.norm_context.weight", (1, 512, 1)),
+        "backbone.ori_cross_att_Av.attn.query.weight": (
+            "loco.audio_pyramid.0.query.projection.weight",
+            (512, 512, 1),
+        ),
+        "backbone.cross_att_Va.4.mlp.3.weight": ("loco.visual_pyramid.5.mlp_out.weight", (512, 2048, 1)),
+        "dependency_block.feature_squeeze.conv.weight": ("loco.dependency.squeeze.weight", (1024, 12800, 3)),
+        "cls_head.cls_head.conv.bias": ("classification_head.prior_bias", (100,)),
+    }
+    assert {name: table[name] for name in expected} == expected
 
 
 def test_every_tensor_lands_where_it_should():
@@ -376,6 +367,12 @@ def test_self_attention_queries_read_the_second_norm():
     torch.testing.assert_close(seen["key"], block.norm_hidden(hidden))  # UnAV's ln11
     torch.testing.assert_close(seen["value"], block.norm_hidden(hidden))
     assert LocoForEventLocalization(make_tiny_config()).loco.visual_encoder[0].norm_context is None
+
+
+@pytest.mark.parametrize("field", ["initializer", "position_interpolation"])
+def test_unknown_rule_names_are_refused(field):
+    with pytest.raises(ValueError, match=f"LocoConfig.{field} must be one of"):
+        make_tiny_config(**{field: "bilinear"})
 
 
 def test_unav_initialisation():
