@@ -320,7 +320,7 @@ def test_reference_padding_max_pools_over_padded_zeros():
         block = LocoAttentionBlock(config, 8, 2, 16, stride=2, is_cross_attention=True)
         with torch.no_grad():
             block.attention_scale.zero_(), block.mlp_scale.zero_()
-        pooled[reference_padding] = block(hidden, mask, hidden, True)[0][0, :, 0]
+        pooled[reference_padding] = block(hidden, mask, hidden)[0][0, :, 0]
     # Output step 1 covers input steps 1, 2, 3 (padded): UnAV takes the padded zero, loco-hf only the valid steps.
     assert pooled[True].tolist() == [-1.0, 0.0]
     assert pooled[False].tolist() == [-1.0, -2.0]
