@@ -1,5 +1,5 @@
 # Copyright 2026 The loco-hf authors. Licensed under the MIT licence.
-"""Convert a UnAV reference checkpoint (ttgeng233/UnAV, `*.pth.tar`) into a loco-hf model folder.
+r"""Convert a UnAV reference checkpoint (ttgeng233/UnAV, `*.pth.tar`) into a loco-hf model folder.
 
     python scripts/convert_unav_checkpoint.py --checkpoint path/to/unav.pth.tar --output_dir unav-baseline-converted
     python scripts/convert_unav_checkpoint.py --checkpoint unav.pth.tar --output_dir DIR --no_ema \
@@ -24,11 +24,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--checkpoint", required=True, help="The UnAV checkpoint (*.pth.tar).")
     parser.add_argument("--output_dir", required=True, help="Folder to write the converted model to.")
-    parser.add_argument(
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument(
         "--use_ema",
-        action=argparse.BooleanOptionalAction,
+        action="store_true",
         default=True,
-        help="Convert the EMA weights (state_dict_ema, those UnAV evaluates; default) or, with --no_ema, the raw ones.",
+        help="Convert the EMA weights (state_dict_ema), those UnAV evaluates (the default).",
+    )
+    weights.add_argument(
+        "--no_ema", dest="use_ema", action="store_false", help="Convert the raw weights (state_dict) instead."
     )
     parser.add_argument(
         "--push_to_hub", metavar="REPO", help="Also upload the folder to this Hub model repo."

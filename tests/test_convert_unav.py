@@ -5,6 +5,7 @@ facts of a reference model built with UnAV's own code: 558 tensors, 139,544,114 
 covered. The others use a tiny UnAV-shaped configuration.
 """
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -235,6 +236,17 @@ def test_converted_folder_round_trips_through_from_pretrained_and_the_pipeline(t
         (event["score"] for event in predicted), reverse=True
     )  # the pipeline sorts events by time
     np.testing.assert_allclose(scores, events["scores"].numpy(), rtol=1e-6)
+
+
+def test_script_options():
+    spec = importlib.util.spec_from_file_location("convert_unav_checkpoint_script", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    required = ["--checkpoint", "unav.pth.tar", "--output_dir", "out"]
+    assert script.parse_args(required).use_ema
+    assert script.parse_args([*required, "--use_ema"]).use_ema
+    assert not script.parse_args([*required, "--no_ema"]).use_ema
+    assert script.parse_args([*required, "--push_to_hub", "org/unav"]).push_to_hub == "org/unav"
 
 
 @pytest.mark.slow
