@@ -119,6 +119,11 @@ def test_unmapped_missing_and_misshapen_tensors_are_named():
     assert "wrong shape: reg_head.scale.2.scale (1,) (expected ())" in message
 
 
+def test_a_network_other_than_unavs_is_refused():
+    with pytest.raises(ValueError, match="got {'cross_attention_query_source': 'updated_stream'}"):
+        unav_key_table(tiny_unav_config(cross_attention_query_source="updated_stream"))
+
+
 def test_module_prefix_and_ema_choice():
     config = tiny_unav_config()
     raw, ema = distinct_state_dict(config), distinct_state_dict(config, offset=0.5)

@@ -109,15 +109,24 @@ def unav_key_table(config: LocoConfig) -> dict[str, tuple[str, tuple[int, ...]]]
     For `unav-baseline` the table has 558 tensors (139,544,114 parameters).
 
     Args:
-        config (`LocoConfig`): a UnAV-shaped configuration (no LCF, no LAC, with the self-attention query norm).
+        config (`LocoConfig`): a UnAV-shaped configuration (no LCF, no LAC, UnAV's query source and self-attention
+            query norm).
     Returns:
         `dict` from reference name to (loco-hf parameter name, shape of the reference tensor).
     """
-    if config.use_lcf or config.use_lac or not config.use_self_attention_query_norm:
+    # The fields that make the network UnAV's: the weights would land, but compute something else, without them.
+    unav_fields = {
+        "use_lcf": False,
+        "use_lac": False,
+        "cross_attention_query_source": "other_stream",
+        "use_self_attention_query_norm": True,
+    }
+    different = {
+        name: getattr(config, name) for name, value in unav_fields.items() if getattr(config, name) != value
+    }
+    if different:
         raise ValueError(
-            "UnAV checkpoints need a configuration without LCF and LAC and with use_self_attention_query_norm=True "
-            f"(the unav-baseline preset); got use_lcf={config.use_lcf}, use_lac={config.use_lac}, "
-            f"use_self_attention_query_norm={config.use_self_attention_query_norm}."
+            f"UnAV checkpoints need a configuration with {unav_fields} (the unav-baseline preset); got {different}."
         )
     hidden_size, intermediate_size = config.hidden_size, config.intermediate_size
     table = {}
