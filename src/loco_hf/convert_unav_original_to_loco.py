@@ -15,6 +15,7 @@ Usage::
 
 import hashlib
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -216,7 +217,7 @@ def load_unav_state_dict(checkpoint, use_ema: bool = True) -> dict[str, torch.Te
     if isinstance(checkpoint, (str, os.PathLike)):
         try:
             checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises UnpicklingError (or RuntimeError) for anything but weights
+        except pickle.UnpicklingError as error:  # what torch raises for anything but tensors and containers
             raise ValueError(
                 f"{os.fspath(checkpoint)} could not be read as weights only (torch.load(weights_only=True)); it is "
                 f"not converted, since reading it otherwise could run code stored in it: {error}"
