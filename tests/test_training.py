@@ -211,19 +211,19 @@ def test_resume_ends_with_the_same_weights(uninterrupted_run, tmp_path, monkeypa
     """2 epochs of 2 steps straight, against a run killed after its first (epoch 1 or step 1) checkpoint and
     resumed with `resume_from_checkpoint="latest"`: the final model, the raw weights (loss normaliser included),
     the EMA and the optimizer state agree."""
-    from loco_hf import training
+    from loco_hf.training import loop
 
-    save_checkpoint = training.save_checkpoint
+    save_checkpoint = loop.save_checkpoint
 
     def save_then_die(*args, **kwargs):
         save_checkpoint(*args, **kwargs)
         raise SimulatedKillError
 
     options = {"checkpoint_every_steps": checkpoint_every_steps}
-    monkeypatch.setattr(training, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
     with pytest.raises(SimulatedKillError):
         train(tiny_training_config(tmp_path, **options))
-    monkeypatch.setattr(training, "save_checkpoint", save_checkpoint)
+    monkeypatch.setattr(loop, "save_checkpoint", save_checkpoint)
     train(tiny_training_config(tmp_path, resume_from_checkpoint="latest", **options))
 
     def final_files(directory):
