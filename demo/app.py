@@ -20,12 +20,14 @@ import logging
 import os
 from dataclasses import dataclass
 
+from transformers.utils import logging as transformers_logging
+
 from loco_hf import LocoConfig, LocoFeatureExtractor, LocoForEventLocalization
-from loco_hf.data.synthetic import SyntheticUnAVConfig, generate_synthetic_video
+from loco_hf.data import SyntheticUnAVConfig, generate_synthetic_video
 from loco_hf.pipeline_loco import DEFAULT_THRESHOLD, AudioVisualEventLocalizationPipeline, load_pipeline
 from loco_hf.plotting import plot_event_timeline
 
-logger = logging.getLogger(__name__)
+logger = transformers_logging.get_logger(__name__)
 
 # Synthetic test-split videos (seed 0) with one to eight events of one to four classes, and their menu names.
 EXAMPLE_VIDEOS = {
@@ -132,8 +134,8 @@ def localize(
     else:
         raise ValueError("Pick a synthetic example or upload the two .npy feature files.")
 
-    events = localizer(inputs, threshold=float(threshold))
-    video_duration = inputs.get("duration") or localizer.default_duration(_num_steps(inputs))
+    result = localizer(inputs, threshold=float(threshold), return_duration=True)
+    events, video_duration = result["events"], result["duration"]
     figure = plot_event_timeline(
         events,
         ground_truth,
@@ -152,16 +154,6 @@ def localize(
     if state.untrained:
         summary = UNTRAINED_WARNING + "\n\n" + summary
     return DemoResult(figure, rows, summary)
-
-
-def _num_steps(inputs: dict) -> int:
-    import numpy as np
-
-    lengths = []
-    for key in ("visual_features", "audio_features"):
-        value = inputs[key]
-        lengths.append(len(np.load(value, mmap_mode="r")) if isinstance(value, str) else len(value))
-    return min(lengths)
 
 
 def build_demo(state: DemoState):
@@ -189,7 +181,7 @@ def build_demo(state: DemoState):
             "Finds which sound-and-sight events happen in a video and when, from pre-extracted features "
             "([paper](https://arxiv.org/abs/2409.07967)). Pick a synthetic example, or upload the visual "
             f"`(T, {extractor.visual_dim})` and audio `(T, {extractor.audio_dim})` features of a video as `.npy` "
-            f"files (one step every {extractor.feature_stride / extractor.fps:.2f} s)."
+            f"files (one step every {extractor.steps_to_seconds(1) - extractor.steps_to_seconds(0):.2f} s)."
         )
         with gr.Row():
             with gr.Column(scale=1):

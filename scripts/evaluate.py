@@ -6,16 +6,14 @@ analysis, and the predictions in the ActivityNet JSON format.
     python scripts/evaluate.py --model your-name/loco-unav100 --dataset_dir path/to/unav100 --split test
     accelerate launch scripts/evaluate.py --model outputs          # several processes: each video counted once
 
-Options are the fields of `loco_hf.training.EvaluationConfig` (`--help`); the work is
-`loco_hf.training.evaluate_checkpoint`. Results go to --output_dir (default <model>/evaluation/):
+The same command as `loco-hf evaluate` (`loco_hf.cli.evaluate_main`); options are the fields of
+`loco_hf.training.EvaluationConfig` (`--help`). Results go to --output_dir (default <model>/evaluation/):
 <split>_metrics.json, <split>_predictions.json and, with matplotlib, error-analysis and worst-video PNGs.
 """
 
-import logging
 import sys
 
-from loco_hf.training import evaluate_main
+from loco_hf.cli import evaluate_main
 
 if __name__ == "__main__":
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     sys.exit(evaluate_main())

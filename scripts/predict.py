@@ -3,14 +3,14 @@
 
     python scripts/predict.py path/to/checkpoint --visual clip_visual.npy --audio clip_audio.npy
     python scripts/predict.py your-org/loco-unav100 --visual a_v.npy b_v.npy --audio a_a.npy b_a.npy \
-        --top-k 5 --output events.json --plot timeline.png
+        --top_k 5 --output events.json --plot timeline.png
 
-The same as `loco-hf predict` (`loco_hf.cli`); `--help` lists the options and the JSON format.
+The same command as `loco-hf predict` (`loco_hf.cli.predict_main`); `--help` lists the options and the JSON format.
 """
 
 import sys
 
-from loco_hf.cli import main
+from loco_hf.cli import predict_main
 
 if __name__ == "__main__":
-    sys.exit(main(["predict", *sys.argv[1:]]))
+    sys.exit(predict_main())

@@ -1,8 +1,12 @@
-"""Tests of the `loco-hf` command (loco_hf.cli): help texts, `predict` end to end, and the forwarding of `train`
-and `evaluate` to loco_hf.training."""
+"""Tests of the `loco-hf` command (loco_hf.cli): help texts, `predict` end to end, `train` and `evaluate` parsing
+their configs, and the scripts giving the same output as the commands."""
 
 import json
+import os
+import subprocess
+import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,8 @@ from conftest import make_tiny_config
 
 from loco_hf import LocoFeatureExtractor, LocoForEventLocalization, cli
 from loco_hf.pipeline_loco import save_pipeline
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(argv, capsys):
@@ -32,16 +38,32 @@ def test_console_entry_point():
     ("argv", "expected"),
     [
         (["--help"], ["predict", "evaluate", "train", "examples:"]),
-        (["predict", "--help"], ["--visual", "--threshold", "--top-k", "--plot", "examples:", "seconds"]),
-        (["train", "--help"], ["loco-hf train", "--num_epochs", "--preset", "--output_dir"]),
-        (["evaluate", "--help"], ["--model", "--split"]),
+        (["predict", "--help"], ["usage: loco-hf predict", "--visual", "--threshold", "--top_k", "--video_id",
+                                 "--plot", "examples:", "seconds"]),
+        (["train", "--help"], ["usage: loco-hf train", "--num_epochs", "--preset", "--output_dir", "--report_to"]),
+        (["evaluate", "--help"], ["usage: loco-hf evaluate", "--model", "--split", "examples:"]),
     ],
-)
+)  # fmt: skip
 def test_help_texts(argv, expected, capsys):
     status, out, _ = run_cli(argv, capsys)
     assert status == 0
     for text in expected:
         assert text in out, text
+    assert "--top-k" not in out and "--video-id" not in out  # deprecated spellings are hidden
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_script_is_the_command(command):
+    """`python scripts/<command>.py` and `loco-hf <command>` are one parser (same help, same usage line)."""
+
+    def help_text(argv):
+        finished = subprocess.run(
+            [sys.executable, *argv, "--help"], capture_output=True, text=True, timeout=300
+        )
+        assert finished.returncode == 0, finished.stderr[-2000:]
+        return finished.stdout
+
+    assert help_text([str(REPO_ROOT / f"scripts/{command}.py")]) == help_text(["-m", "loco_hf.cli", command])
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +95,7 @@ def test_predict_writes_json_and_timelines(checkpoint, feature_files, tmp_path, 
     output, plot = tmp_path / "out" / "events.json", tmp_path / "plots" / "timeline.png"
     status, out, err = run_cli(
         ["predict", str(checkpoint), "--visual", str(visual_a), str(visual_b), "--audio", str(audio_a), str(audio_b),
-         "--video-id", "a", "b", "--duration", "7.0", "10.5", "--top-k", "4", "--output", str(output), "--plot",
+         "--video_id", "a", "b", "--duration", "7.0", "10.5", "--top_k", "4", "--output", str(output), "--plot",
          str(plot)],
         capsys,
     )  # fmt: skip
@@ -117,6 +139,22 @@ def test_predict_errors_exit_with_status_1(checkpoint, feature_files, extra, mes
     assert message in err
 
 
+def test_predict_old_option_spellings_warn(checkpoint, feature_files, capsys):
+    visual, audio = feature_files["clip_a"]
+    argv = ["predict", str(checkpoint), "--visual", str(visual), "--audio", str(audio)]
+    with pytest.warns(FutureWarning) as warned:
+        status, out, _ = run_cli([*argv, "--video-id", "old", "--top-k", "1", "--threshold", "0"], capsys)
+    assert [str(warning.message) for warning in warned] == [
+        "--video-id is deprecated and will be removed; use --video_id.",
+        "--top-k is deprecated and will be removed; use --top_k.",
+    ]
+    assert status == 0
+    (video,) = json.loads(out)["videos"]
+    assert video["video_id"] == "old" and len(video["events"]) == 1
+    assert json.loads(out) == json.loads(run_cli([*argv, "--video_id", "old", "--top_k", "1", "--threshold", "0"],
+                                                 capsys)[1])  # fmt: skip
+
+
 def test_predict_missing_file(checkpoint, feature_files, tmp_path, capsys):
     visual, _ = feature_files["clip_a"]
     status, _, err = run_cli(
@@ -130,17 +168,51 @@ def test_train_forwards_to_training(monkeypatch, capsys):
 
     seen = []
     monkeypatch.setattr(training, "train", seen.append)
-    status, _, _ = run_cli(["train", "--num_epochs", "2", "--output_dir", "somewhere"], capsys)
+    status, _, _ = run_cli(
+        ["train", "--num_epochs", "2", "--output_dir", "somewhere", "--report_to", "none"], capsys
+    )
     assert status == 0
     (config,) = seen
     assert isinstance(config, training.TrainingConfig)
-    assert (config.num_epochs, config.output_dir) == (2, "somewhere")
+    assert (config.num_epochs, config.output_dir, config.report_to) == (2, "somewhere", ["none"])
 
 
-def test_evaluate_forwards_to_training(monkeypatch, capsys):
+def test_evaluate_parses_an_evaluation_config(monkeypatch, capsys):
     from loco_hf import training
 
     seen = []
-    monkeypatch.setattr(training, "evaluate_main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(training, "evaluate_checkpoint", lambda config: seen.append(config) or {})
     assert run_cli(["evaluate", "--model", "outputs", "--split", "validation"], capsys)[0] == 0
-    assert seen == [["--model", "outputs", "--split", "validation"]]
+    (config,) = seen
+    assert (config.model, config.split) == ("outputs", "validation")
+
+
+def test_old_evaluate_main_name_warns():
+    from loco_hf import training
+
+    with pytest.warns(FutureWarning, match="loco_hf.cli.evaluate_main"):
+        assert training.evaluate_main is cli.evaluate_main
+
+
+def test_train_prints_the_same_summary_from_the_command_and_the_script(tmp_path):
+    """`loco-hf train` and `python scripts/train.py` print the same test mAP table and output folder on stdout
+    (a one-epoch run of the tiny model on 15 synthetic videos, twice into the same folder)."""
+    fields = ("visual_dim", "audio_dim", "hidden_size", "num_attention_heads", "intermediate_size",
+              "num_pyramid_levels", "max_seq_len", "lcf_projection_dim", "dependency_hidden_size",
+              "head_hidden_size", "id2label")  # fmt: skip
+    overrides = json.dumps({name: getattr(make_tiny_config(), name) for name in fields})
+    options = ["--num_videos", "15", "--model_overrides", overrides, "--num_epochs", "1", "--warmup_epochs", "0",
+               "--batch_size", "4", "--cpu_threads", "1", "--output_dir", str(tmp_path)]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def stdout_of(argv):
+        finished = subprocess.run(
+            [sys.executable, *argv, *options], env=environment, capture_output=True, text=True, timeout=600
+        )
+        assert finished.returncode == 0, finished.stderr[-4000:]
+        return finished.stdout
+
+    from_command = stdout_of(["-m", "loco_hf.cli", "train"])
+    assert from_command.startswith("Test mAP (%)\n| 0.1 |")
+    assert from_command.endswith(f"Outputs in {tmp_path}/\n")
+    assert stdout_of([str(REPO_ROOT / "scripts/train.py")]) == from_command

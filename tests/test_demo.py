@@ -76,6 +76,16 @@ def test_uploaded_features(app, state, tmp_path):
     assert result.summary.startswith(f"**{len(result.rows)} events**")
 
 
+def test_uploaded_features_without_duration_end_with_the_last_window(app, state, tmp_path):
+    generator = np.random.default_rng(1)
+    np.save(tmp_path / "v.npy", generator.standard_normal((40, 256)).astype(np.float32))
+    np.save(tmp_path / "a.npy", generator.standard_normal((30, 128)).astype(np.float32))
+    result = app.localize(state, visual_file=str(tmp_path / "v.npy"), audio_file=str(tmp_path / "a.npy"))
+    # The streams are cut to 30 steps, which end at (29 * 8 + 24) / 25 = 10.24 s on the UnAV grid.
+    assert result.figure.axes[0].get_xlim() == pytest.approx((0.0, 10.24))
+    assert "in 10.2 s" in result.summary
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

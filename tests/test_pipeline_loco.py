@@ -20,12 +20,13 @@ from transformers import pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from loco_hf import LocoFeatureExtractor, LocoForEventLocalization
-from loco_hf.data.synthetic import synthetic_unav
+from loco_hf.data import synthetic_unav
 from loco_hf.pipeline_loco import (
     DEFAULT_THRESHOLD,
     TASK,
     AudioVisualEventLocalizationPipeline,
     load_pipeline,
+    round_events,
     save_pipeline,
 )
 
@@ -111,6 +112,26 @@ def test_threshold_and_top_k(localizer):
     best = localizer(video, threshold=0.0, top_k=3)
     assert sorted((e["score"] for e in best), reverse=True) == pytest.approx(scores[:3])
     assert [e["start"] for e in best] == sorted(e["start"] for e in best)
+
+
+def test_return_duration(localizer):
+    """`return_duration=True` gives each video's duration (given, or from its features) with the same events."""
+    videos = [{**make_video(num_steps=20), "duration": 6.5}, make_video(num_steps=31, seed=1)]
+    results = localizer(videos, threshold=0.0, return_duration=True)
+    assert [set(result) for result in results] == [{"duration", "events"}] * 2
+    # 31 steps on the UnAV grid end at (30 * 8 + 24) / 25 = 10.56 s.
+    assert [result["duration"] for result in results] == pytest.approx([6.5, 10.56])
+    assert [result["events"] for result in results] == localizer(videos, threshold=0.0)
+    single = localizer(videos[1], top_k=2, return_duration=True)
+    assert single["duration"] == pytest.approx(10.56) and len(single["events"]) == 2
+    with pytest.raises(ValueError, match="return_duration must be True or False"):
+        localizer(videos[0], return_duration="yes")
+
+
+def test_round_events():
+    events = [{"label": "dog", "start": 1.23456, "end": 2.000049, "score": 0.123456}]
+    assert round_events(events) == [{"label": "dog", "start": 1.235, "end": 2.0, "score": 0.1235}]
+    assert events[0]["start"] == 1.23456  # the input is left as it was
 
 
 def test_input_forms_and_duration(localizer, tmp_path):

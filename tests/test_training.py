@@ -294,3 +294,48 @@ def test_clean_synthetic_data_has_the_same_events(tiny_config):
     clean = load_datasets(None, 10, 0, tiny_config, clean=True)["train"]
     assert default["video_id"] == clean["video_id"] and default["segments"] == clean["segments"]
     assert default["visual_features"] != clean["visual_features"]
+
+
+def test_report_to_picks_the_trackers(tmp_path):
+    """`report_to` as transformers' TrainingArguments: "none" (the default) keeps only the JSONL log, "all" adds
+    every installed tracker, a named tracker must be installed, an unknown name is refused."""
+    from accelerate.tracking import get_available_trackers
+
+    from loco_hf.training import JsonlTracker
+    from loco_hf.training.reporting import report_to_trackers
+
+    assert TrainingConfig().report_to == ["none"]
+    (only,) = report_to_trackers(["none"], tmp_path)
+    assert isinstance(only, JsonlTracker) and only.path == tmp_path / "train.jsonl"
+    installed = get_available_trackers()
+    assert report_to_trackers(["all"], tmp_path)[1:] == installed
+    missing = sorted({"tensorboard", "wandb", "mlflow", "trackio"} - {str(tracker) for tracker in installed})
+    if missing:
+        with pytest.raises(ValueError, match="not installed"):
+            report_to_trackers(missing[:1], tmp_path)
+    with pytest.raises(ValueError, match="report_to must be"):
+        TrainingConfig(report_to=["jsonl"])
+    with pytest.raises(ValueError, match="report_to must be"):
+        TrainingConfig(report_to=["none", "tensorboard"])
+
+
+def test_accelerate_launch_cpu_with_several_processes_is_detected():
+    """`accelerate launch --cpu --num_processes 2` starts one process: the environment Accelerate's launcher builds
+    for it is recognised (train warns), while plain runs and real multi-process runs are not."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_simple_launcher_cmd_env
+
+    from loco_hf.training.loop import launch_lost_processes
+
+    def launcher_environment(options):
+        args = launch_command_parser().parse_args([*options, "--num_machines", "1", "--mixed_precision", "no",
+                                                   "--dynamo_backend", "no", "scripts/train.py"])  # fmt: skip
+        args, _, _ = _validate_launch_command(args)
+        return prepare_simple_launcher_cmd_env(args)[1]
+
+    plain = {key: value for key, value in os.environ.items() if key not in ("MASTER_ADDR", "WORLD_SIZE")}
+    assert launch_lost_processes(launcher_environment(["--cpu", "--num_processes", "2"]), num_processes=1)
+    assert not launch_lost_processes(launcher_environment(["--cpu", "--num_processes", "1"]), num_processes=1)
+    assert not launch_lost_processes(plain, num_processes=1)
+    assert not launch_lost_processes({**plain, "ACCELERATE_MIXED_PRECISION": "no", "MASTER_ADDR": "127.0.0.1",
+                                      "WORLD_SIZE": "2"}, num_processes=2)  # fmt: skip

@@ -1,28 +1,28 @@
 # Copyright 2026 The loco-hf authors. Licensed under the MIT licence.
-"""The `loco-hf` command: localize events in pre-extracted features, evaluate a checkpoint, train one.
+"""The command-line entry points: `train_main`, `evaluate_main` and `predict_main`, one per command, and `main`,
+the `loco-hf` command that dispatches to them.
 
     loco-hf predict path/to/checkpoint --visual video_visual.npy --audio video_audio.npy --plot timeline.png
     loco-hf evaluate --help
     loco-hf train --help
 
-`predict` is implemented here on top of `AudioVisualEventLocalizationPipeline`; `evaluate` and `train` forward
-their arguments unchanged to the argument parsers of `loco_hf.training` (the same ones as `scripts/evaluate.py`
-and `scripts/train.py`), so `loco-hf train --help` lists every training option.
+`scripts/train.py`, `scripts/evaluate.py` and `scripts/predict.py` call the same functions, and so does
+`accelerate launch scripts/train.py`: each command has one parser, one output and one option style (snake_case;
+`predict`'s old kebab-case spellings `--video-id` and `--top-k` still work, with a FutureWarning). `train` and
+`evaluate` parse the fields of `loco_hf.training.TrainingConfig` / `EvaluationConfig` with `HfArgumentParser`.
+Results go to stdout (the mAP table and the output paths; `predict`'s JSON), status lines and logs to stderr.
 """
 
 import argparse
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import numpy as np
-
-logger = logging.getLogger(__name__)
-
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "evaluate_main", "main", "predict_main", "train_main"]
 
 PREDICT_EXAMPLES = """\
 examples:
@@ -31,7 +31,7 @@ examples:
 
   # several videos, 5 best events each, a timeline PNG per video and JSON in a file
   loco-hf predict your-org/loco-unav100 --visual a_v.npy b_v.npy --audio a_a.npy b_a.npy \\
-      --video-id a b --duration 10.0 8.4 --top-k 5 --plot timeline.png --output events.json
+      --video_id a b --duration 10.0 8.4 --top_k 5 --plot timeline.png --output events.json
 
 output (JSON):
   {"model": ..., "threshold": 0.1, "top_k": null,
@@ -50,7 +50,8 @@ examples:
   loco-hf train --preset unav100-i3d-vggish --dataset_dir path/to/unav100 --output_dir outputs/unav100 \\
       --push_to_hub --hub_model_id your-org/loco-unav100
 
-For several processes or GPUs, run `accelerate launch scripts/train.py` with the same options.
+For several processes or GPUs, run `accelerate launch scripts/train.py` with the same options
+(on CPU processes: ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes N scripts/train.py).
 """
 
 TOP_LEVEL_EXAMPLES = """\
@@ -63,15 +64,46 @@ Run `loco-hf <command> --help` for the options of a command.
 """
 
 
+EVALUATE_EXAMPLES = """\
+examples:
+  loco-hf evaluate --model outputs --split test
+  loco-hf evaluate --model your-org/loco-unav100 --dataset_dir path/to/unav100 --split test
+
+Several processes (each video counted once): accelerate launch scripts/evaluate.py --model outputs
+"""
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _configure_logging(level: int) -> None:
+    """Sends log records of `level` and above to stderr (a no-op when logging is already configured)."""
+    logging.basicConfig(format=LOG_FORMAT, level=level)
+
+
+class _DeprecatedOption(argparse.Action):
+    """An old spelling of an option: stores its value under the new option's name and warns (FutureWarning)."""
+
+    def __init__(self, option_strings, dest, new_option: str, **kwargs):
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.new_option = new_option
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        warnings.warn(
+            f"{option_string} is deprecated and will be removed; use {self.new_option}.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        setattr(namespace, self.dest, values)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # predict
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _add_predict_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "predict",
-        help="localize audio-visual events in pre-extracted features (.npy) and write them as JSON",
+def build_predict_parser() -> argparse.ArgumentParser:
+    """The parser of `loco-hf predict` (and `scripts/predict.py`)."""
+    parser = argparse.ArgumentParser(
+        prog="loco-hf predict",
         description=(
             "Localize dense audio-visual events with a LoCo checkpoint. Each video is a pair of .npy files of "
             "pre-extracted per-step features: visual (T, visual_dim) and audio (T, audio_dim), on the checkpoint's "
@@ -108,7 +140,7 @@ def _add_predict_parser(subparsers) -> None:
         help="video durations in seconds, one per video (default: the end of the last feature window)",
     )
     parser.add_argument(
-        "--video-id", nargs="+", metavar="ID", help="names of the videos (default: the visual files' stems)"
+        "--video_id", nargs="+", metavar="ID", help="names of the videos (default: the visual files' stems)"
     )
     parser.add_argument(
         "--threshold",
@@ -116,7 +148,7 @@ def _add_predict_parser(subparsers) -> None:
         default=None,
         help="keep events scoring at least this (default 0.1; 0 keeps all, as the evaluation does)",
     )
-    parser.add_argument("--top-k", type=int, default=None, help="keep at most this many events per video")
+    parser.add_argument("--top_k", type=int, default=None, help="keep at most this many events per video")
     parser.add_argument("--output", type=Path, help="write the JSON here instead of stdout")
     parser.add_argument(
         "--plot", type=Path, metavar="PNG", help="draw each video's events as a timeline (needs matplotlib)"
@@ -129,7 +161,11 @@ def _add_predict_parser(subparsers) -> None:
     parser.add_argument(
         "--revision", default=None, help="Hub revision (branch, tag or commit) of the checkpoint"
     )
-    parser.set_defaults(handler=_predict)
+    parser.add_argument(
+        "--video-id", dest="video_id", nargs="+", action=_DeprecatedOption, new_option="--video_id"
+    )
+    parser.add_argument("--top-k", dest="top_k", type=int, action=_DeprecatedOption, new_option="--top_k")
+    return parser
 
 
 def _per_video(values: Sequence | None, count: int, option: str) -> list:
@@ -140,20 +176,33 @@ def _per_video(values: Sequence | None, count: int, option: str) -> list:
     return list(values)
 
 
+def predict_main(argv: list[str] | None = None) -> int:
+    """`loco-hf predict` and `scripts/predict.py`: localizes events in .npy features with a checkpoint and writes
+    them as JSON (stdout, or --output), with a timeline PNG per video (--plot). Returns the exit status: 1, with
+    the message on stderr, for bad input (argument errors exit with status 2)."""
+    _configure_logging(logging.WARNING)
+    args = build_predict_parser().parse_args(argv)
+    try:
+        return _predict(args)
+    except ValueError as error:
+        print(f"loco-hf predict: error: {error}", file=sys.stderr)
+        return 1
+
+
 def _predict(args: argparse.Namespace) -> int:
-    from .pipeline_loco import DEFAULT_THRESHOLD, load_pipeline
+    from .pipeline_loco import DEFAULT_THRESHOLD, load_pipeline, round_events
 
     count = len(args.visual)
     audio = _per_video(args.audio, count, "--audio")
     durations = _per_video(args.duration, count, "--duration")
-    video_ids = _per_video(args.video_id, count, "--video-id")
+    video_ids = _per_video(args.video_id, count, "--video_id")
     video_ids = [video_id or path.stem for video_id, path in zip(video_ids, args.visual, strict=True)]
     if len(set(video_ids)) != count:
-        raise ValueError(f"Video ids must be unique (pass --video-id), got {video_ids}.")
+        raise ValueError(f"Video ids must be unique (pass --video_id), got {video_ids}.")
     if args.plot is not None:
-        from .plotting import _matplotlib
+        from .plotting import require_matplotlib
 
-        _matplotlib()  # fail before running the model when matplotlib is missing
+        require_matplotlib()  # fail before running the model when matplotlib is missing
 
     options = {} if args.revision is None else {"revision": args.revision}
     localizer = load_pipeline(args.model, device=args.device, **options)
@@ -164,34 +213,21 @@ def _predict(args: argparse.Namespace) -> int:
             video["duration"] = duration
         inputs.append(video)
     parameters = {"threshold": args.threshold, "top_k": args.top_k}
-    results = localizer(inputs, **{name: value for name, value in parameters.items() if value is not None})
-
-    videos = []
-    for video, events in zip(inputs, results, strict=True):
-        duration = video.get("duration")
-        if duration is None:
-            num_steps = min(
-                len(np.load(path, mmap_mode="r"))
-                for path in (video["visual_features"], video["audio_features"])
-            )
-            duration = localizer.default_duration(num_steps)
-        videos.append(
-            {
-                "video_id": video["video_id"],
-                "visual_features": str(video["visual_features"]),
-                "audio_features": str(video["audio_features"]),
-                "duration": round(float(duration), 3),
-                "events": [
-                    {
-                        **event,
-                        "start": round(event["start"], 3),
-                        "end": round(event["end"], 3),
-                        "score": round(event["score"], 4),
-                    }
-                    for event in events
-                ],
-            }
-        )
+    results = localizer(
+        inputs,
+        return_duration=True,
+        **{name: value for name, value in parameters.items() if value is not None},
+    )
+    videos = [
+        {
+            "video_id": video["video_id"],
+            "visual_features": str(video["visual_features"]),
+            "audio_features": str(video["audio_features"]),
+            "duration": round(result["duration"], 3),
+            "events": round_events(result["events"]),
+        }
+        for video, result in zip(inputs, results, strict=True)
+    ]
     report = {
         "model": str(args.model),
         "threshold": DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
@@ -211,13 +247,9 @@ def _predict(args: argparse.Namespace) -> int:
         )
 
     if args.plot is not None:
-        from .plotting import plot_event_timeline
+        from .plotting import plot_event_timeline, timeline_paths
 
-        for video in videos:
-            path = args.plot
-            if count > 1:
-                safe_id = "".join(c if c.isalnum() or c in "-_." else "_" for c in video["video_id"])
-                path = args.plot.with_name(f"{args.plot.stem}_{safe_id}{args.plot.suffix or '.png'}")
+        for video, path in zip(videos, timeline_paths(args.plot, video_ids), strict=True):
             plot_event_timeline(
                 video["events"],
                 duration=video["duration"],
@@ -229,7 +261,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# train and evaluate: forwarded to loco_hf.training
+# train and evaluate: the options are the fields of loco_hf.training's configs
 # ---------------------------------------------------------------------------------------------------------------------
 
 
@@ -243,10 +275,13 @@ def _import_training():
     return training
 
 
-def _train(argv: list[str]) -> int:
-    """`loco-hf train ARGS`: parses a `TrainingConfig` from ARGS and calls `loco_hf.training.train`."""
+def train_main(argv: list[str] | None = None) -> int:
+    """`loco-hf train`, `scripts/train.py` and `accelerate launch scripts/train.py`: parses a `TrainingConfig`,
+    trains, and on the main process writes the test mAP table, the selected epoch and the output folder to stdout.
+    Returns the exit status."""
     from transformers import HfArgumentParser
 
+    _configure_logging(logging.INFO)
     training = _import_training()
     parser = HfArgumentParser(
         training.TrainingConfig,
@@ -254,23 +289,48 @@ def _train(argv: list[str]) -> int:
         description=(
             "Train a LoCo model with Accelerate, on synthetic UnAV-style data (the default) or on UnAV-100 "
             "features, and write a from_pretrained checkpoint with its pipeline code, model card and metrics. "
-            "The options are those of scripts/train.py; recipe options left unset take the preset's values."
+            "Recipe options left unset take the preset's values."
         ),
         epilog=TRAIN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     (config,) = parser.parse_args_into_dataclasses(args=argv)
-    training.train(config)
+    summary = training.train(config)
+    if summary:  # the main process
+        print(training.format_summary(summary))
+        print(f"Outputs in {config.output_dir}/")
     return 0
 
 
-def _evaluate(argv: list[str]) -> int:
-    """`loco-hf evaluate ARGS`: forwards ARGS to the evaluation entry point of `loco_hf.training`."""
+def evaluate_main(argv: list[str] | None = None) -> int:
+    """`loco-hf evaluate` and `scripts/evaluate.py`: parses an `EvaluationConfig`, evaluates, and on the main
+    process writes the mAP table and the paths of the metrics and predictions to stdout. Returns the exit status."""
+    from transformers import HfArgumentParser
+
+    _configure_logging(logging.INFO)
     training = _import_training()
-    return training.evaluate_main(argv) or 0
+    parser = HfArgumentParser(
+        training.EvaluationConfig,
+        prog="loco-hf evaluate",
+        description=(
+            "Evaluate a saved LoCo model (folder or Hub id) on one split: mAP at tIoU 0.1 ... 0.9 and the average, "
+            "per-class AP, AP by event length, false positives by type, the predictions in the ActivityNet format "
+            "and, with matplotlib, error-analysis and worst-video plots."
+        ),
+        epilog=EVALUATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    (config,) = parser.parse_args_into_dataclasses(args=argv)
+    metrics = training.evaluate_checkpoint(config)
+    if metrics:
+        directory = Path(metrics["output_dir"])
+        print(training.format_map_table(metrics, f"{config.model} on {config.split}: mAP (%)"))
+        print(f"metrics: {directory / f'{config.split}_metrics.json'}")
+        print(f"predictions: {directory / f'{config.split}_predictions.json'}")
+    return 0
 
 
-FORWARDED_COMMANDS = {"train": _train, "evaluate": _evaluate}
+COMMANDS = {"predict": predict_main, "evaluate": evaluate_main, "train": train_main}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -286,7 +346,7 @@ def _package_version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `loco-hf` argument parser (train and evaluate are listed; their options belong to loco_hf.training)."""
+    """The `loco-hf` argument parser: lists the commands (each command parses its own options)."""
     parser = argparse.ArgumentParser(
         prog="loco-hf",
         description="LoCo: dense audio-visual event localization (arXiv 2409.07967) with Hugging Face tools.",
@@ -296,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_package_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
-    _add_predict_parser(subparsers)
+    subparsers.add_parser(
+        "predict", help="localize audio-visual events in pre-extracted features (.npy) and write them as JSON"
+    )
     subparsers.add_parser(
         "evaluate", help="evaluate a checkpoint on a split: mAP, error analysis, worst-video timelines"
     )
@@ -305,23 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs `loco-hf`; returns the exit status (argument errors exit with status 2, bad input with 1)."""
+    """Runs `loco-hf [-v] COMMAND ...`: the command's `*_main` with the rest of the arguments. Returns the exit
+    status (argument errors exit with status 2, bad input with 1)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    verbose = "-v" in argv[:1] or "--verbose" in argv[:1]
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if verbose:
+    if argv[:1] in (["-v"], ["--verbose"]):
+        _configure_logging(logging.INFO)
         argv = argv[1:]
-    if argv and argv[0] in FORWARDED_COMMANDS:
-        return FORWARDED_COMMANDS[argv[0]](argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except ValueError as error:
-        print(f"loco-hf {args.command}: error: {error}", file=sys.stderr)
-        return 1
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    build_parser().parse_args(argv)  # --help, --version, or an error naming the commands
+    return 2
 
 
 if __name__ == "__main__":

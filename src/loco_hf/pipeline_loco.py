@@ -20,7 +20,6 @@ registered, e.g. by loco-hf when a checkpoint's copy is loaded next to the insta
 Time is in seconds everywhere here; the model works in feature steps, and the feature extractor converts.
 """
 
-import logging
 import math
 import os
 from types import SimpleNamespace
@@ -29,14 +28,16 @@ import numpy as np
 import torch
 from transformers import AutoModel, Pipeline, pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.utils import logging
 
-logger = logging.getLogger(__name__)
+logger = logging.get_logger(__name__)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "TASK",
     "AudioVisualEventLocalizationPipeline",
     "load_pipeline",
+    "round_events",
     "save_pipeline",
 ]
 
@@ -106,7 +107,9 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
     `datasets.Dataset`, pass a generator of its rows, `(row for row in dataset)`.
 
     Output per video: a list of `{"label": str, "start": float, "end": float, "score": float}` (times in seconds),
-    sorted by start time (then end time, then descending score).
+    sorted by start time (then end time, then descending score). With `return_duration=True`, a dict
+    `{"duration": float, "events": [...]}` instead, where "duration" is the video's length in seconds: the given
+    one, or the default above computed from the features.
 
     Call parameters:
         threshold (`float`, default 0.1): keep events whose score (after soft-NMS) is at least this. 0 returns every
@@ -115,6 +118,8 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
         top_k (`int`, *optional*): keep at most this many events per video, the highest scores first (applied
             before the sort by time); it also replaces `feature_extractor.max_detections` for the call, so it may
             exceed 100.
+        return_duration (`bool`, default False): return `{"duration", "events"}` per video, as above, so that a
+            caller drawing or reporting the events needs not reload the features to recover the duration.
 
     All other post-processing settings (soft-NMS sigma, pre-NMS top-k, ...) are attributes of the feature extractor,
     saved in `preprocessor_config.json`.
@@ -126,13 +131,17 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
     _load_processor = False
     _load_video_processor = False
 
-    def _sanitize_parameters(self, threshold=None, top_k=None, **kwargs):
+    def _sanitize_parameters(self, threshold=None, top_k=None, return_duration=None, **kwargs):
         if kwargs:
             raise ValueError(
-                f"Unknown parameters {sorted(kwargs)} for the {TASK} pipeline; it takes `threshold` and `top_k` "
-                "(other post-processing settings are attributes of its feature_extractor)."
+                f"Unknown parameters {sorted(kwargs)} for the {TASK} pipeline; it takes `threshold`, `top_k` and "
+                "`return_duration` (other post-processing settings are attributes of its feature_extractor)."
             )
         postprocess_params = {}
+        if return_duration is not None:
+            if not isinstance(return_duration, bool):
+                raise ValueError(f"return_duration must be True or False, got {return_duration!r}.")
+            postprocess_params["return_duration"] = return_duration
         if threshold is not None:
             if (
                 isinstance(threshold, bool)
@@ -201,11 +210,9 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
                 raise ValueError(
                     f"duration of {name} must be a positive, finite number of seconds, got {duration}."
                 )
-            expected_steps = max(
-                math.floor((extractor.fps * duration - extractor.feature_window) / extractor.feature_stride)
-                + 1,
-                1,
-            )
+            # The last feature whose window ends inside the video is centred half a window before its end.
+            last_centre = duration - extractor.feature_window / (2 * extractor.fps)
+            expected_steps = max(math.floor(extractor.seconds_to_steps(last_centre)) + 1, 1)
             if abs(expected_steps - num_steps) > _LENGTH_TOLERANCE_STEPS:
                 logger.warning(
                     "%s: %d feature steps, but a %.2f s video gives %d on this time grid; check the duration and "
@@ -243,14 +250,19 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
         }
 
     def postprocess(
-        self, model_outputs: dict, threshold: float = DEFAULT_THRESHOLD, top_k: int | None = None
+        self,
+        model_outputs: dict,
+        threshold: float = DEFAULT_THRESHOLD,
+        top_k: int | None = None,
+        return_duration: bool = False,
     ):
         """
         Decodes one video's outputs with `feature_extractor.post_process_event_localization`, keeps the events
         scoring at least `threshold` (the `top_k` best when given) and sorts them by start time.
 
         Returns:
-            `list` of `{"label", "start", "end", "score"}`, start and end in seconds.
+            `list` of `{"label", "start", "end", "score"}`, start and end in seconds; with `return_duration`,
+            `{"duration": float, "events": list}`, the duration in seconds.
         """
         outputs = SimpleNamespace(
             logits=model_outputs["logits"],
@@ -275,7 +287,32 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
             )  # fmt: skip
             if kept
         ]
-        return sorted(events, key=lambda event: (event["start"], event["end"], -event["score"]))
+        events = sorted(events, key=lambda event: (event["start"], event["end"], -event["score"]))
+        if return_duration:
+            return {"duration": float(model_outputs["durations"][0]), "events": events}
+        return events
+
+
+def round_events(events: list[dict], time_decimals: int = 3, score_decimals: int = 4) -> list[dict]:
+    """
+    The pipeline's events with start and end rounded to `time_decimals` (milliseconds by default) and the score to
+    `score_decimals`, for reports meant to be read (the features' time grid is far coarser than a millisecond).
+
+    Args:
+        events (`list[dict]`): `{"label", "start", "end", "score"}` dicts, times in seconds.
+
+    Returns:
+        New dicts with the same keys, in the same order.
+    """
+    return [
+        {
+            **event,
+            "start": round(event["start"], time_decimals),
+            "end": round(event["end"], time_decimals),
+            "score": round(event["score"], score_decimals),
+        }
+        for event in events
+    ]
 
 
 def save_pipeline(model, feature_extractor, save_directory, **kwargs) -> AudioVisualEventLocalizationPipeline:
@@ -320,7 +357,7 @@ def load_pipeline(model, **kwargs) -> AudioVisualEventLocalizationPipeline:
 
 if TASK not in PIPELINE_REGISTRY.get_supported_tasks():
     # pt_model must live in the transformers namespace: a checkpoint records its name and the loader looks it up
-    # there (see hf-stack notes); AutoModel resolves to LocoForEventLocalization through the config's auto_map.
+    # there; AutoModel resolves to LocoForEventLocalization through the config's auto_map.
     PIPELINE_REGISTRY.register_pipeline(
         TASK, pipeline_class=AudioVisualEventLocalizationPipeline, pt_model=AutoModel, type="multimodal"
     )

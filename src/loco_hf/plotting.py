@@ -18,7 +18,6 @@ Events are accepted in the two forms the package produces, with times in seconds
   `loco_hf.evaluation`. Class ids become names through `id2label`.
 """
 
-import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -27,10 +26,18 @@ from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
+from transformers.utils import logging
 
-logger = logging.getLogger(__name__)
+logger = logging.get_logger(__name__)
 
-__all__ = ["plot_error_analysis", "plot_event_timeline", "plot_worst_videos", "rank_videos"]
+__all__ = [
+    "plot_error_analysis",
+    "plot_event_timeline",
+    "plot_worst_videos",
+    "rank_videos",
+    "require_matplotlib",
+    "timeline_paths",
+]
 
 GROUND_TRUTH_COLOR = "#3a3a3a"
 PREDICTION_COLOR = "#e8710a"
@@ -49,8 +56,16 @@ _FALSE_POSITIVE_NAMES = {
 }
 
 
-def _matplotlib():
-    """Imports matplotlib's Figure and Patch lazily, with a clear error when the extra is missing."""
+def require_matplotlib():
+    """Imports matplotlib's Figure and Patch lazily, with a clear error when the extra is missing; call it to fail
+    early, before any work whose result is to be drawn.
+
+    Returns:
+        `(matplotlib.figure.Figure, matplotlib.patches.Patch)`.
+
+    Raises:
+        ImportError: naming the `viz` extra, when matplotlib is not installed.
+    """
     try:
         from matplotlib.figure import Figure
         from matplotlib.patches import Patch
@@ -159,6 +174,28 @@ def _save(figure, path) -> None:
         logger.info("Wrote %s", path)
 
 
+def timeline_paths(path: str | os.PathLike, video_ids: Sequence[str]) -> list[Path]:
+    """
+    Where the timelines of several videos go when one path is given: the path itself for a single video, else
+    `<stem>_<video id><suffix>` beside it per video (characters other than letters, digits, "-", "_" and "." in
+    the id become "_"; the suffix defaults to ".png").
+
+    Args:
+        path (`str` or `os.PathLike`): the requested file, e.g. "timeline.png".
+        video_ids (`Sequence[str]`): the videos, in order.
+
+    Returns:
+        `list[Path]`, one per video.
+    """
+    path = Path(path)
+    if len(video_ids) == 1:
+        return [path]
+    safe_ids = [
+        "".join(c if c.isalnum() or c in "-_." else "_" for c in str(video_id)) for video_id in video_ids
+    ]
+    return [path.with_name(f"{path.stem}_{safe_id}{path.suffix or '.png'}") for safe_id in safe_ids]
+
+
 def plot_event_timeline(
     predictions=None,
     ground_truth=None,
@@ -196,7 +233,7 @@ def plot_event_timeline(
         ValueError: for malformed events (missing keys, end before start, non-finite times) or a bad duration.
         ImportError: when matplotlib is not installed.
     """
-    figure_class, patch_class = _matplotlib()
+    figure_class, patch_class = require_matplotlib()
     predicted = [
         event
         for event in _read_events(predictions, id2label, "predictions", with_scores=True)
@@ -310,7 +347,7 @@ def plot_error_analysis(
     Returns:
         `matplotlib.figure.Figure`.
     """
-    figure_class, _ = _matplotlib()
+    figure_class, _ = require_matplotlib()
     if not isinstance(by_length, Mapping) or not by_length:
         raise ValueError("by_length must be the non-empty dict returned by average_precision_by_length.")
     for key in ("counts", "num_false_positives", "num_predictions", "tiou_threshold"):
@@ -450,7 +487,7 @@ def plot_worst_videos(
     Returns:
         `list` of `{"video_id", "average_mAP", "num_events", "path"}`, worst first.
     """
-    _matplotlib()  # fail early, before ranking, when matplotlib is missing
+    require_matplotlib()  # fail early, before ranking, when matplotlib is missing
     directory = Path(directory)
     worst = rank_videos(predictions, ground_truth)[:num_videos]
     for rank, video in enumerate(worst, start=1):
