@@ -275,26 +275,39 @@ def _import_training():
     return training
 
 
+def _parse_config(argv: list[str] | None, config_class, command: str, description: str, epilog: str):
+    """Parses the options of `loco-hf <command>` into a `config_class` with `HfArgumentParser` (every field is an
+    option), after sending INFO logs to stderr (a run reports its progress there)."""
+    from transformers import HfArgumentParser
+
+    _configure_logging(logging.INFO)
+    parser = HfArgumentParser(
+        config_class,
+        prog=f"loco-hf {command}",
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    (config,) = parser.parse_args_into_dataclasses(args=argv)
+    return config
+
+
 def train_main(argv: list[str] | None = None) -> int:
     """`loco-hf train`, `scripts/train.py` and `accelerate launch scripts/train.py`: parses a `TrainingConfig`,
     trains, and on the main process writes the test mAP table, the selected epoch and the output folder to stdout.
     Returns the exit status."""
-    from transformers import HfArgumentParser
-
-    _configure_logging(logging.INFO)
     training = _import_training()
-    parser = HfArgumentParser(
+    config = _parse_config(
+        argv,
         training.TrainingConfig,
-        prog="loco-hf train",
+        command="train",
         description=(
             "Train a LoCo model with Accelerate, on synthetic UnAV-style data (the default) or on UnAV-100 "
             "features, and write a from_pretrained checkpoint with its pipeline code, model card and metrics. "
             "Recipe options left unset take the preset's values."
         ),
         epilog=TRAIN_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    (config,) = parser.parse_args_into_dataclasses(args=argv)
     summary = training.train(config)
     if summary:  # the main process
         print(training.format_summary(summary))
@@ -305,22 +318,18 @@ def train_main(argv: list[str] | None = None) -> int:
 def evaluate_main(argv: list[str] | None = None) -> int:
     """`loco-hf evaluate` and `scripts/evaluate.py`: parses an `EvaluationConfig`, evaluates, and on the main
     process writes the mAP table and the paths of the metrics and predictions to stdout. Returns the exit status."""
-    from transformers import HfArgumentParser
-
-    _configure_logging(logging.INFO)
     training = _import_training()
-    parser = HfArgumentParser(
+    config = _parse_config(
+        argv,
         training.EvaluationConfig,
-        prog="loco-hf evaluate",
+        command="evaluate",
         description=(
             "Evaluate a saved LoCo model (folder or Hub id) on one split: mAP at tIoU 0.1 ... 0.9 and the average, "
             "per-class AP, AP by event length, false positives by type, the predictions in the ActivityNet format "
             "and, with matplotlib, error-analysis and worst-video plots."
         ),
         epilog=EVALUATE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    (config,) = parser.parse_args_into_dataclasses(args=argv)
     metrics = training.evaluate_checkpoint(config)
     if metrics:
         directory = Path(metrics["output_dir"])
