@@ -19,7 +19,7 @@ from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 from torch import nn
 
-from loco_hf import LocoForEventLocalization
+from loco_hf import LocoConfig, LocoForEventLocalization
 from loco_hf.data import synthetic_unav
 from loco_hf.feature_extraction_loco import LocoFeatureExtractor
 from loco_hf.training import (
@@ -175,6 +175,11 @@ def test_training_config_recipes_and_validation():
         TrainingConfig(model_overrides='{"use_lfc": false}')
     with pytest.raises(ValueError, match="not valid JSON"):
         TrainingConfig(model_overrides="{use_lcf: false}")
+    # An older field name still works as an override: LocoConfig upgrades it, with a FutureWarning.
+    old = TrainingConfig(model_overrides='{"cross_attention_queries": "other"}')
+    with pytest.warns(FutureWarning, match="cross_attention_query_source='other_stream'"):
+        model_config = LocoConfig.from_preset("small", **old.model_override_dict())
+    assert model_config.cross_attention_query_source == "other_stream"
     with pytest.raises(ValueError, match="hub_model_id"):
         TrainingConfig(push_to_hub=True)
     with pytest.raises(ValueError, match="preset"):

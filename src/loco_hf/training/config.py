@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 
 from accelerate.utils import LoggerType
 
-from ..configuration_loco import PRESETS, LocoConfig
+from ..configuration_loco import DEPRECATED_FIELDS, PRESETS, LocoConfig
 
 __all__ = [
     "RECIPES",
@@ -102,7 +102,9 @@ class TrainingConfig(DataConfig):
     Model:
         preset (`str`, default "small"): a `LocoConfig` preset.
         model_overrides (`str`, *optional*): JSON object of `LocoConfig` fields, e.g.
-            '{"use_lcf": false, "use_lac": false, "cross_attention_queries": "other"}' (the UnAV baseline).
+            '{"use_lcf": false, "use_lac": false, "cross_attention_query_source": "other_stream"}' (the UnAV
+            baseline). The deprecated field names of `configuration_loco.DEPRECATED_FIELDS` are accepted, with a
+            FutureWarning.
 
     Optimisation:
         num_epochs (`int`): epochs in total, warm-up included (UnAV: 45). warmup_epochs (`float`): linear warm-up
@@ -255,7 +257,7 @@ def parse_model_overrides(model_overrides: str | Mapping | None) -> dict:
         raise ValueError(
             f"model_overrides must be a JSON object of LocoConfig fields, got {model_overrides!r}."
         )
-    known = {f.name for f in fields(LocoConfig)} | {"id2label", "label2id"}
+    known = {f.name for f in fields(LocoConfig)} | {"id2label", "label2id"} | set(DEPRECATED_FIELDS)
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"model_overrides names unknown LocoConfig fields {unknown}.")
