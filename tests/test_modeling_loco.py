@@ -423,3 +423,128 @@ def test_local_correspondence_loss_pairs():
     torch.testing.assert_close(loss, torch.tensor(math.log(2.0)))
     loss.backward()
     assert logits.grad[0, 0, 0] == 0 and logits.grad[0, 1, 1] > 0
+
+
+# ---- forward keywords, attention implementations, gradient checkpointing ----------------------------------------
+
+
+def test_forward_rejects_unknown_keywords(tiny_config, tiny_batch):
+    """A misspelt keyword (here `attention_masks`) must not run silently without the mask."""
+    model = build(tiny_config).eval()
+    visual, audio, mask = (tiny_batch[key] for key in ("visual_features", "audio_features", "attention_mask"))
+    for module in (model, model.loco):
+        with pytest.raises(TypeError, match="attention_masks"):
+            module(visual, audio, attention_masks=mask)
+
+
+def test_return_dict_false_gives_the_tuple(tiny_config, tiny_batch):
+    model = build(tiny_config).eval()
+    with torch.no_grad():
+        output = model(**tiny_batch)
+        as_tuple = model(**tiny_batch, return_dict=False)
+        base_tuple = model.loco(
+            *(tiny_batch[key] for key in ("visual_features", "audio_features")), return_dict=False
+        )
+    assert isinstance(as_tuple, tuple) and isinstance(base_tuple, tuple)
+    # loss, its 3 terms, logits, offsets, 3 point fields, LCF coherence
+    assert len(as_tuple) == len(output.to_tuple()) == 10
+    for got, want in zip(as_tuple, output.to_tuple(), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    assert base_tuple[0].shape == output.logits.shape[:2] + (2 * tiny_config.hidden_size,)
+    # The config's return_dict is the default, as in any transformers model.
+    model.config.return_dict = False
+    with torch.no_grad():
+        assert isinstance(model(**tiny_batch), tuple)
+
+
+def test_output_hidden_states_are_the_fused_levels(tiny_config, tiny_batch):
+    model = build(tiny_config).eval()
+    with torch.no_grad():
+        assert model(**tiny_batch).hidden_states is None
+        output = model(**tiny_batch, output_hidden_states=True)
+        base = model.loco(
+            tiny_batch["visual_features"], tiny_batch["audio_features"], tiny_batch["attention_mask"],
+            output_hidden_states=True,
+        )  # fmt: skip
+    batch_size, seq_len = tiny_batch["attention_mask"].shape
+    expected_shapes = [
+        (batch_size, seq_len // 2**level, 2 * tiny_config.hidden_size)
+        for level in range(tiny_config.num_pyramid_levels)
+    ]
+    assert [tuple(h.shape) for h in output.hidden_states] == expected_shapes
+    torch.testing.assert_close(torch.cat(base.hidden_states, dim=1), base.last_hidden_state, rtol=0, atol=0)
+    for from_head_model, from_base in zip(output.hidden_states, base.hidden_states, strict=True):
+        torch.testing.assert_close(from_head_model, from_base, rtol=0, atol=0)
+
+
+def test_attention_implementations(tmp_path, tiny_config):
+    """sdpa is the default; eager gives the same outputs to float tolerance, a video of padding included."""
+    model = build(tiny_config).eval()
+    assert model.config._attn_implementation == "sdpa"
+    model.save_pretrained(tmp_path)
+    eager = LocoForEventLocalization.from_pretrained(tmp_path, attn_implementation="eager").eval()
+    sdpa = LocoForEventLocalization.from_pretrained(tmp_path, attn_implementation="sdpa").eval()
+    assert eager.config._attn_implementation == "eager" and sdpa.config._attn_implementation == "sdpa"
+    batch = make_tiny_batch(tiny_config, lengths=(32, 20, 0))  # the last video has no valid step at all
+    with torch.no_grad():
+        expected = model(**batch)
+        from_sdpa = sdpa(**batch)
+        from_eager = eager(**batch)
+    torch.testing.assert_close(from_sdpa.logits, expected.logits, rtol=0, atol=0)
+    assert torch.isfinite(from_eager.logits).all() and torch.isfinite(from_eager.segment_offsets).all()
+    torch.testing.assert_close(from_eager.logits, expected.logits, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(from_eager.segment_offsets, expected.segment_offsets, rtol=1e-4, atol=1e-5)
+    # Switching in place applies to every block at once.
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        torch.testing.assert_close(model(**batch).logits, from_eager.logits, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="does not support Flash Attention"):
+        LocoForEventLocalization.from_pretrained(tmp_path, attn_implementation="flash_attention_2")
+
+
+def test_eager_and_sdpa_functions_agree_on_a_fully_masked_row():
+    from loco_hf.modeling_loco import eager_attention, sdpa_attention
+
+    generator = torch.Generator().manual_seed(0)
+    query, key, value = (torch.randn(2, 3, 5, 4, generator=generator) for _ in range(3))
+    # The second item has no valid key at all.
+    key_valid = torch.tensor([[True, True, False, True, False], [False] * 5])
+    bias = torch.zeros(2, 1, 1, 5).masked_fill(~key_valid.view(2, 1, 1, 5), torch.finfo(torch.float32).min)
+    bias = bias + torch.randn(2, 3, 5, 5, generator=generator)  # a LAC-like window bias on top
+    eager, sdpa = eager_attention(query, key, value, bias), sdpa_attention(query, key, value, bias)
+    assert torch.isfinite(eager).all() and torch.isfinite(sdpa).all()
+    torch.testing.assert_close(eager, sdpa, rtol=1e-5, atol=1e-6)
+    weights = (query @ key.transpose(-1, -2) / 2 + bias).softmax(-1)  # hand-written, d_head = 4
+    torch.testing.assert_close(eager, weights @ value, rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(tiny_config, tiny_batch):
+    """Checkpointed blocks recompute their forward in backward; drop-path must draw the same masks again."""
+    config = make_tiny_config(drop_path_rate=0.3)
+
+    def step(checkpointing: bool):
+        model = build(config).train()
+        if checkpointing:
+            model.activation_checkpointing_enable()
+        torch.manual_seed(1)
+        output = model(**tiny_batch)
+        output.loss.backward()
+        gradients = {name: p.grad for name, p in model.named_parameters()}
+        return model, output.loss.detach(), gradients, torch.rand(4)
+
+    plain_model, plain_loss, plain_gradients, plain_next_draw = step(False)
+    model, loss, gradients, next_draw = step(True)
+    checkpointed = [
+        name for name, module in model.named_modules() if getattr(module, "gradient_checkpointing", False)
+    ]
+    # Every attention block of the encoders and the pyramid, and the dependency block (not its inner blocks).
+    assert "loco.dependency" in checkpointed and "loco.visual_pyramid.0" in checkpointed
+    assert not any(name.startswith("loco.dependency.") for name in checkpointed)
+    assert not any(getattr(m, "gradient_checkpointing", False) for m in plain_model.modules())
+    torch.testing.assert_close(loss, plain_loss, rtol=0, atol=0)
+    # The random stream moves on as it does without checkpointing.
+    torch.testing.assert_close(next_draw, plain_next_draw, rtol=0, atol=0)
+    for name, gradient in plain_gradients.items():
+        torch.testing.assert_close(gradients[name], gradient, rtol=0, atol=0, msg=name)
+    with pytest.warns(FutureWarning):  # transformers' older name still works (and points to the new one)
+        build(config).gradient_checkpointing_enable()

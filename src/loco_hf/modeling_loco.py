@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.utils import ModelOutput, logging
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.utils import ModelOutput, can_return_tuple, logging
 
 from .configuration_loco import LocoConfig
 from .loss_loco import (
@@ -76,6 +77,9 @@ class LocoModelOutput(ModelOutput):
             o = -r ... r, at each unimodal layer (only with `use_lcf`): the input of the correspondence loss.
         lcf_coherence (`torch.FloatTensor` of shape `(num_unimodal_layers, 2, batch_size, seq_len)`): local
             coherence c(t) of the audio (index 0) and visual (index 1) stream at each layer (only with `use_lcf`).
+        hidden_states (`tuple(torch.FloatTensor)`, returned when `output_hidden_states=True`): the fused feature of
+            each pyramid level, level 0 first: `num_pyramid_levels` tensors, level l of shape
+            `(batch_size, padded_length / 2^l, 2 * hidden_size)` (`last_hidden_state` is their concatenation).
     """
 
     last_hidden_state: torch.FloatTensor | None = None
@@ -86,6 +90,7 @@ class LocoModelOutput(ModelOutput):
     padded_length: int | None = None
     lcf_pair_logits: torch.FloatTensor | None = None
     lcf_coherence: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -106,6 +111,8 @@ class LocoEventLocalizationOutput(ModelOutput):
         point_mask (`torch.BoolTensor` of shape `(batch_size, num_points)`): valid points.
         lcf_coherence (`torch.FloatTensor` of shape `(num_unimodal_layers, 2, batch_size, seq_len)`): see
             [`LocoModelOutput`].
+        hidden_states (`tuple(torch.FloatTensor)`, returned when `output_hidden_states=True`): the fused feature of
+            each pyramid level that the heads read, see [`LocoModelOutput`].
     """
 
     loss: torch.FloatTensor | None = None
@@ -118,6 +125,7 @@ class LocoEventLocalizationOutput(ModelOutput):
     point_strides: torch.FloatTensor | None = None
     point_mask: torch.BoolTensor | None = None
     lcf_coherence: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -330,7 +338,37 @@ class LocoLocalWindow(nn.Module):
         return -((distance.unsqueeze(1) - shift) ** 2) / (2 * width**2)
 
 
-class LocoAttentionBlock(nn.Module):
+def eager_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    """softmax(Q K^T / sqrt(d_head) + bias) V, written out (attention implementation "eager").
+
+    Args:
+        query (`torch.FloatTensor` of shape `(B, H, Tq, d/H)`), key and value (`(B, H, Tk, d/H)`).
+        bias (`torch.FloatTensor` broadcastable to `(B, H, Tq, Tk)`): additive, float32; masked keys hold a large
+            finite negative, so a row without any valid key gets uniform weights rather than NaN.
+    Returns:
+        `torch.FloatTensor` of shape `(B, H, Tq, d/H)`.
+    """
+    scores = torch.matmul(query, key.transpose(-1, -2)) * query.shape[-1] ** -0.5  # (B, H, Tq, Tk)
+    weights = (scores + bias.to(query.dtype)).softmax(dim=-1, dtype=torch.float32).to(value.dtype)
+    return torch.matmul(weights, value)
+
+
+def sdpa_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    """The same attention through `torch.nn.functional.scaled_dot_product_attention` (implementation "sdpa", the
+    default), which picks a fused kernel where one takes a float bias. Shapes as in `eager_attention`."""
+    return F.scaled_dot_product_attention(query, key, value, attn_mask=bias.to(query.dtype))
+
+
+# What `config._attn_implementation` selects. Both take LAC's additive float bias; the flash kernels take none and
+# flex attention would need the bias as a score function, so the model declares only these two.
+ATTENTION_FUNCTIONS = {"eager": eager_attention, "sdpa": sdpa_attention}
+
+
+class LocoAttentionBlock(GradientCheckpointingLayer):
     """Pre-LN transformer block, self- or cross-attention, optionally strided (stride 2 halves the length).
 
     `hidden_states` is the stream being updated: it always supplies the residual. For cross-attention `context` is
@@ -340,7 +378,10 @@ class LocoAttentionBlock(nn.Module):
     `ln11` for the updated stream, `ln12` for the context); a self-attention block has the second one only with
     `use_self_attention_query_norm`, and then takes its queries from it, as UnAV does. q, k and v each see a
     depthwise conv + LayerNorm before their projection, which is also how a strided block downsamples. Both residual branches carry
-    layer scale and drop-path. The attention is dense: every valid key is reachable.
+    layer scale and drop-path. The attention is dense: every valid key is reachable. The attention function is the
+    one `config._attn_implementation` names ("sdpa" or "eager", see `ATTENTION_FUNCTIONS`), read at each call so
+    that `model.set_attn_implementation(...)` applies at once. Under gradient checkpointing the block keeps only
+    its inputs and recomputes the rest in the backward pass (`GradientCheckpointingLayer`).
     """
 
     def __init__(
@@ -353,6 +394,7 @@ class LocoAttentionBlock(nn.Module):
         is_cross_attention: bool = False,
     ):
         super().__init__()
+        self.config = config
         self.num_heads = num_heads
         self.stride = stride
         self.drop_path_rate = config.drop_path_rate
@@ -411,7 +453,7 @@ class LocoAttentionBlock(nn.Module):
         bias = torch.zeros(batch_size, 1, 1, length, device=query.device, dtype=torch.float32)
         bias = bias.masked_fill(~output_mask.view(batch_size, 1, 1, length), torch.finfo(torch.float32).min)
         key, value, bias = self.restrict_keys(query_local, key, value, bias)
-        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias.to(query.dtype))
+        attended = ATTENTION_FUNCTIONS[self.config._attn_implementation](query, key, value, bias)
         attended = attended.transpose(1, 2).reshape(
             batch_size, length, hidden_size
         )  # (B, H, T', d/H) -> (B, T', d)
@@ -563,13 +605,14 @@ class LocoLocalCorrespondence(nn.Module):
         return visual, audio, scale * audio_affinity + self.pair_bias, coherence
 
 
-class LocoDependencyBlock(nn.Module):
+class LocoDependencyBlock(GradientCheckpointingLayer):
     """UnAV's temporal and class co-occurrence block, shared across levels.
 
     Expands the fused level feature to one small feature per class, runs self-attention over time for each class
     and over classes for each step, sums the two, and squeezes back: 2d -> C x h -> 2d. The output replaces the
     level feature. Unlike the UnAV code (which tiles the batch mask in the wrong order), each (video, class) row
-    uses its own video's mask, unless `reference_padding`.
+    uses its own video's mask, unless `reference_padding`. Under gradient checkpointing the block is checkpointed as
+    a whole: its per-class expansion, C x h channels per step, holds most of a training step's activations.
     """
 
     def __init__(self, config: LocoConfig):
@@ -674,6 +717,18 @@ class LocoPreTrainedModel(PreTrainedModel):
     main_input_name = "visual_features"
     input_modalities = ["video", "audio"]
     _no_split_modules = ["LocoAttentionBlock", "LocoLocalAdaptiveCrossAttention", "LocoDependencyBlock"]
+    # "sdpa" (the default) or "eager": see ATTENTION_FUNCTIONS.
+    _supports_sdpa = True
+    supports_gradient_checkpointing = True
+
+    def _set_gradient_checkpointing(self, enable: bool = True, **kwargs):
+        """Checkpoints every attention block and the dependency block, not the two attention blocks inside the
+        latter: they already run inside its checkpoint, and a nested one would only recompute them a second time."""
+        super()._set_gradient_checkpointing(enable, **kwargs)
+        for module in self.modules():
+            if isinstance(module, LocoDependencyBlock):
+                module.temporal.gradient_checkpointing = False
+                module.co_occurrence.gradient_checkpointing = False
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -791,13 +846,14 @@ class LocoModel(LocoPreTrainedModel):
         lcf = (torch.stack(pair_logits), torch.stack(coherences)) if coherences else (None, None)
         return visual, audio, lcf
 
+    @can_return_tuple
     def forward(
         self,
         visual_features: torch.FloatTensor,
         audio_features: torch.FloatTensor,
         attention_mask: torch.LongTensor | None = None,
-        **kwargs,
-    ) -> LocoModelOutput:
+        output_hidden_states: bool | None = None,
+    ) -> LocoModelOutput | tuple:
         """
         Args:
             visual_features (`torch.FloatTensor` of shape `(batch_size, seq_len, visual_dim)`): per-step visual
@@ -805,7 +861,15 @@ class LocoModel(LocoPreTrainedModel):
             audio_features (`torch.FloatTensor` of shape `(batch_size, seq_len, audio_dim)`): per-step audio features.
             attention_mask (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*): 1 for valid steps.
                 seq_len must be divisible by the largest pyramid stride (the feature extractor pads so).
+            output_hidden_states (`bool`, *optional*, defaults to `config.output_hidden_states`): also return the
+                fused feature of each pyramid level as `hidden_states`.
+            return_dict (`bool`, *optional*, defaults to `config.return_dict`): `False` returns
+                `LocoModelOutput.to_tuple()` (the fields that are not None, in order) instead of the dataclass.
+
+        Any other keyword argument raises a TypeError.
         """
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         visual_features, audio_features, mask = self.check_inputs(
             visual_features, audio_features, attention_mask
         )
@@ -834,6 +898,7 @@ class LocoModel(LocoPreTrainedModel):
             padded_length=padded_length,
             lcf_pair_logits=pair_logits,
             lcf_coherence=coherence,
+            hidden_states=tuple(level_features) if output_hidden_states else None,
         )
 
     def check_inputs(self, visual_features, audio_features, attention_mask):
@@ -879,14 +944,15 @@ class LocoForEventLocalization(LocoPreTrainedModel):
         self.register_buffer("loss_normalizer", torch.empty(()), persistent=True)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         visual_features: torch.FloatTensor,
         audio_features: torch.FloatTensor,
         attention_mask: torch.LongTensor | None = None,
         labels: list[dict[str, torch.Tensor]] | None = None,
-        **kwargs,
-    ) -> LocoEventLocalizationOutput:
+        output_hidden_states: bool | None = None,
+    ) -> LocoEventLocalizationOutput | tuple:
         r"""
         Args:
             visual_features (`torch.FloatTensor` of shape `(batch_size, seq_len, visual_dim)`): visual features.
@@ -895,8 +961,21 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             labels (`list[dict]` of length `batch_size`, *optional*): per video, `class_labels`
                 (`torch.LongTensor` of shape `(k,)`) and `segments` (`torch.FloatTensor` of shape `(k, 2)`, start
                 and end in steps). When given, the output carries the loss and its components.
+            output_hidden_states (`bool`, *optional*, defaults to `config.output_hidden_states`): also return the
+                fused feature of each pyramid level as `hidden_states` (see [`LocoModelOutput`]).
+            return_dict (`bool`, *optional*, defaults to `config.return_dict`): `False` returns
+                `LocoEventLocalizationOutput.to_tuple()` (the fields that are not None, in order; the loss first when
+                `labels` is given) instead of the dataclass.
+
+        Any other keyword argument raises a TypeError.
         """
-        base = self.loco(visual_features, audio_features, attention_mask)
+        base = self.loco(
+            visual_features,
+            audio_features,
+            attention_mask,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
         lengths = level_lengths(base.padded_length, self.config.pyramid_strides)
         logits, offsets = [], []
         for level, (features, level_mask) in enumerate(
@@ -925,6 +1004,7 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             point_strides=base.point_strides,
             point_mask=base.point_mask,
             lcf_coherence=base.lcf_coherence,
+            hidden_states=base.hidden_states,
         )
 
     def loss(self, logits, segment_offsets, base: LocoModelOutput, labels):
