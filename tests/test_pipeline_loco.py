@@ -6,7 +6,9 @@ classifier's prior bias so that the default threshold keeps some events.
 """
 
 import json
+import logging
 import math
+import re
 import subprocess
 import sys
 import textwrap
@@ -262,9 +264,11 @@ def test_save_pipeline_writes_code_and_custom_pipelines(saved_checkpoint, locali
         }
     }
     assert config["auto_map"]["AutoModel"] == "modeling_loco.LocoForEventLocalization"
-    # The pipeline code is Hub-portable: no import of loco_hf or of another package module.
+    # The pipeline code is Hub-portable: no import of loco_hf, and the modules it imports relatively are saved too.
     source = (saved_checkpoint / "pipeline_loco.py").read_text()
-    assert "loco_hf" not in source and "from ." not in source
+    assert "loco_hf" not in source
+    relative_imports = set(re.findall(r"^from \.(\w+) import", source, flags=re.MULTILINE))
+    assert relative_imports and relative_imports <= {path.stem for path in saved_checkpoint.glob("*.py")}
     reloaded = load_pipeline(saved_checkpoint)
     assert isinstance(reloaded, AudioVisualEventLocalizationPipeline)
     video = make_video(num_steps=30, seed=5)
@@ -317,3 +321,126 @@ def test_fresh_process_loads_from_directory_and_hub(saved_checkpoint, localizer,
             assert all(
                 math.isclose(got[k], want[k], rel_tol=1e-5, abs_tol=1e-5) for k in ("start", "end", "score")
             )
+
+
+# ---- every save route gives a pipeline checkpoint -----------------------------------------------------------------
+
+
+def test_model_save_pretrained_alone_records_and_copies_the_pipeline(parts, localizer, tmp_path, caplog):
+    """`model.save_pretrained` (what `push_to_hub` calls) writes the pipeline code and `custom_pipelines` itself."""
+    model, _ = parts
+    model.save_pretrained(tmp_path)
+    names = {path.name for path in tmp_path.iterdir()}
+    assert {
+        "pipeline_loco.py",
+        "feature_extraction_loco.py",
+        "modeling_loco.py",
+        "configuration_loco.py",
+    } <= names
+    assert "preprocessor_config.json" not in names
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["custom_pipelines"] == {
+        TASK: {
+            "impl": "pipeline_loco.AudioVisualEventLocalizationPipeline",
+            "pt": ["AutoModel"],
+            "type": "multimodal",
+        }
+    }
+    # Without a saved feature extractor the pipeline builds the one matching the model config, and says so.
+    with caplog.at_level(logging.WARNING, logger="loco_hf.pipeline_loco"):
+        reloaded = load_pipeline(tmp_path)
+    assert "No feature extractor was saved" in caplog.text
+    assert (
+        reloaded.feature_extractor.to_dict() == LocoFeatureExtractor.from_model_config(model.config).to_dict()
+    )
+    video = make_video(num_steps=30, seed=7)
+    assert reloaded(video, threshold=0.0) == localizer(video, threshold=0.0)
+
+
+PUSH_CLIENT = """
+import json, sys
+from loco_hf import LocoFeatureExtractor, LocoForEventLocalization
+
+model = LocoForEventLocalization.from_pretrained(ARGS["model_only"])
+model.push_to_hub("loco-pushed-model")
+model.save_pretrained(ARGS["saved_and_pushed"], push_to_hub=True, repo_id="loco-saved-and-pushed")
+extractor = LocoFeatureExtractor.from_pretrained(ARGS["with_extractor"])
+extractor.push_to_hub("loco-saved-and-pushed")
+print(json.dumps("pushed"))
+"""
+
+LOAD_EVERY_ROUTE = """
+import json, sys
+import numpy as np
+from transformers import pipeline
+
+video = {key: np.asarray(value, dtype=np.float32) for key, value in ARGS["video"].items()}
+results, classes = {}, set()
+for route, model in ARGS["routes"].items():
+    localizer = pipeline(model=model, trust_remote_code=True)
+    classes.add(type(localizer).__module__.split(".")[0] + ":" + type(localizer).__name__)
+    results[route] = localizer(video, threshold=0.0)
+print(json.dumps({
+    "loco_hf_imported": any(name.split(".")[0] == "loco_hf" for name in sys.modules),
+    "classes": sorted(classes),
+    "results": results,
+}))
+"""
+
+
+def run_client(script: str, environment: dict, cwd, **arguments) -> object:
+    """Runs `script` in a fresh interpreter (it reads `ARGS`) and returns the JSON of its last output line."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import json, sys\nARGS = json.loads(sys.argv[1])\n" + textwrap.dedent(script),
+         json.dumps(arguments)],
+        env={**environment, "OMP_NUM_THREADS": "1"}, cwd=cwd, stdout=subprocess.PIPE, text=True, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, "the client failed: its traceback is in the captured stderr"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_every_save_route_loads_in_a_fresh_process(parts, tmp_path):
+    """model.save_pretrained alone, model + feature extractor save_pretrained, model.push_to_hub alone and
+    save_pretrained(push_to_hub=True) + feature_extractor.push_to_hub: each loads with `pipeline(model=...,
+    trust_remote_code=True)` in an interpreter that never imports loco_hf."""
+    model, extractor = parts
+    # A feature extractor with its own post-processing settings, so the test sees whether it travelled.
+    tuned = LocoFeatureExtractor.from_model_config(model.config, max_detections=5)
+    model.save_pretrained(tmp_path / "model_only")
+    model.save_pretrained(tmp_path / "with_extractor")
+    tuned.save_pretrained(tmp_path / "with_extractor")
+    video = make_video(num_steps=30, seed=8)
+    expected = {
+        "default": pipeline(TASK, model=model, feature_extractor=extractor)(video, threshold=0.0),
+        "tuned": pipeline(TASK, model=model, feature_extractor=tuned)(video, threshold=0.0),
+    }
+    assert len(expected["tuned"]) == 5 < len(expected["default"])
+    routes = {
+        "model_only": (str(tmp_path / "model_only"), "default"),
+        "with_extractor": (str(tmp_path / "with_extractor"), "tuned"),
+        "pushed_model": ("dummy/loco-pushed-model", "default"),
+        "saved_and_pushed": ("dummy/loco-saved-and-pushed", "tuned"),
+    }
+    server, url = serve()
+    try:
+        run_client(
+            PUSH_CLIENT, hub_environment(url, tmp_path / "home_push"), tmp_path,
+            model_only=routes["model_only"][0], with_extractor=routes["with_extractor"][0],
+            saved_and_pushed=str(tmp_path / "saved_and_pushed"),
+        )  # fmt: skip
+        loaded = run_client(
+            LOAD_EVERY_ROUTE, hub_environment(url, tmp_path / "home_load"), tmp_path,
+            routes={route: model_id for route, (model_id, _) in routes.items()},
+            video={key: value.tolist() for key, value in video.items()},
+        )  # fmt: skip
+    finally:
+        stop(server)
+    assert loaded["loco_hf_imported"] is False
+    assert loaded["classes"] == ["transformers_modules:AudioVisualEventLocalizationPipeline"]
+    for route, (_, extractor_kind) in routes.items():
+        events, want = loaded["results"][route], expected[extractor_kind]
+        assert [e["label"] for e in events] == [e["label"] for e in want], route
+        for got, wanted in zip(events, want, strict=True):
+            assert all(
+                math.isclose(got[k], wanted[k], rel_tol=1e-5, abs_tol=1e-5) for k in ("start", "end", "score")
+            ), route

@@ -1007,6 +1007,20 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             hidden_states=base.hidden_states,
         )
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """
+        `PreTrainedModel.save_pretrained`, and the checkpoint also loads as the event localization pipeline:
+        `transformers.pipeline(model=save_directory, trust_remote_code=True)` works without loco-hf installed.
+        `push_to_hub` saves through here, so a pushed model loads the same way.
+        """
+        # The pipeline module travels with the model code: transformers copies every module that this file imports
+        # relatively, the import below included, and the config records the task (as `Pipeline.save_pretrained`
+        # does). Imported here so that the model does not load the pipeline machinery until it is saved.
+        from .pipeline_loco import custom_pipelines_entry
+
+        self.config.custom_pipelines = custom_pipelines_entry()
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     def loss(self, logits, segment_offsets, base: LocoModelOutput, labels):
         """Assigns targets, updates the loss normaliser (training only) and adds up the weighted loss terms.
 

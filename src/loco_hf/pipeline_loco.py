@@ -11,11 +11,12 @@ The pipeline itself only validates the input and formats the output:
     >>> localizer({"visual_features": "video_visual.npy", "audio_features": "video_audio.npy"})  # doctest: +SKIP
     [{'label': 'dog barking', 'start': 1.28, 'end': 4.16, 'score': 0.71}, ...]
 
-The module is Hub-portable: it imports only numpy, torch and transformers (no package-relative imports), and
-`save_pipeline` (or `pipe.save_pretrained`) copies it next to the weights and records it under `custom_pipelines`
-in `config.json`, so `pipeline(model=..., trust_remote_code=True)` finds it without loco-hf installed. The task
-registers itself in transformers' `PIPELINE_REGISTRY` when this module is imported (unless the task is already
-registered, e.g. by loco-hf when a checkpoint's copy is loaded next to the installed package).
+The module is Hub-portable: it imports numpy, torch, transformers and, relatively, the feature extractor. Every
+save of a `LocoForEventLocalization` (`save_pretrained`, `push_to_hub`, `save_pipeline`, `pipe.save_pretrained`)
+copies it next to the weights and records it under `custom_pipelines` in `config.json`, so
+`pipeline(model=..., trust_remote_code=True)` finds it without loco-hf installed. The task registers itself in
+transformers' `PIPELINE_REGISTRY` when this module is imported (unless the task is already registered, e.g. by
+loco-hf when a checkpoint's copy is loaded next to the installed package).
 
 Time is in seconds everywhere here; the model works in feature steps, and the feature extractor converts.
 """
@@ -30,18 +31,26 @@ from transformers import AutoModel, Pipeline, pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import logging
 
+from .feature_extraction_loco import LocoFeatureExtractor
+
 logger = logging.get_logger(__name__)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "TASK",
     "AudioVisualEventLocalizationPipeline",
+    "custom_pipelines_entry",
     "load_pipeline",
     "round_events",
     "save_pipeline",
 ]
 
 TASK = "audio-visual-event-localization"
+# How the task is registered. The model class must live in the transformers namespace: a checkpoint records its name
+# and the loader looks it up there (see hf-stack notes); AutoModel resolves to LocoForEventLocalization through the
+# config's auto_map.
+_PIPELINE_MODEL_CLASS = AutoModel
+_PIPELINE_TYPE = "multimodal"
 # Default score threshold of the returned events: post-processing keeps up to `max_detections` (100) events per
 # video down to a score of 0.001, which the mAP needs but a reader does not; 0.1 drops the soft-NMS leftovers.
 DEFAULT_THRESHOLD = 0.1
@@ -122,14 +131,28 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
             caller drawing or reporting the events needs not reload the features to recover the duration.
 
     All other post-processing settings (soft-NMS sigma, pre-NMS top-k, ...) are attributes of the feature extractor,
-    saved in `preprocessor_config.json`.
+    saved in `preprocessor_config.json`. A checkpoint saved without one (`model.save_pretrained` or
+    `model.push_to_hub` alone) gets the feature extractor that matches the model's configuration, with the default
+    post-processing settings, and a warning says so.
     """
 
-    _load_feature_extractor = True
+    # None: load the feature extractor when the checkpoint has one, else build it in __init__.
+    _load_feature_extractor = None
     _load_tokenizer = False
     _load_image_processor = False
     _load_processor = False
     _load_video_processor = False
+
+    def __init__(self, model, feature_extractor=None, **kwargs):
+        if feature_extractor is None:
+            feature_extractor = LocoFeatureExtractor.from_model_config(model.config)
+            logger.warning(
+                "No feature extractor was saved with %s; using the one that matches its configuration (time grid, "
+                "classes) with the default post-processing settings. Save it with `feature_extractor.save_pretrained` "
+                "(or `push_to_hub`) to keep other settings.",
+                model.name_or_path or type(model).__name__,
+            )
+        super().__init__(model, feature_extractor=feature_extractor, **kwargs)
 
     def _sanitize_parameters(self, threshold=None, top_k=None, return_duration=None, **kwargs):
         if kwargs:
@@ -315,13 +338,31 @@ def round_events(events: list[dict], time_decimals: int = 3, score_decimals: int
     ]
 
 
+def custom_pipelines_entry() -> dict:
+    """
+    The `custom_pipelines` value of a checkpoint's config.json, as `Pipeline.save_pretrained` writes it: the task,
+    the pipeline class as `module.Class` (this module's file is copied next to the model code) and the model class.
+    `LocoForEventLocalization.save_pretrained` records it, so every saved or pushed model loads as this pipeline.
+    """
+    pipeline_class = AudioVisualEventLocalizationPipeline
+    return {
+        TASK: {
+            "impl": f"{pipeline_class.__module__.rsplit('.', 1)[-1]}.{pipeline_class.__name__}",
+            "pt": [_PIPELINE_MODEL_CLASS.__name__],
+            "type": _PIPELINE_TYPE,
+        }
+    }
+
+
 def save_pipeline(model, feature_extractor, save_directory, **kwargs) -> AudioVisualEventLocalizationPipeline:
     """
-    Saves a checkpoint that `transformers.pipeline(model=save_directory, trust_remote_code=True)` loads as an
+    Saves the model and its feature extractor in one call: the same as `model.save_pretrained(save_directory)`
+    followed by `feature_extractor.save_pretrained(save_directory)`, and as the returned pipeline's `save_pretrained`.
+    `transformers.pipeline(model=save_directory, trust_remote_code=True)` loads the result as an
     `AudioVisualEventLocalizationPipeline`, even where loco-hf is not installed.
 
-    Writes the model (config.json with "auto_map" and "custom_pipelines", model.safetensors and the modeling code),
-    the feature extractor (preprocessor_config.json and its code) and a copy of this module.
+    Writes the model (config.json with "auto_map" and "custom_pipelines", model.safetensors, the modeling code and a
+    copy of this module) and the feature extractor (preprocessor_config.json and its code).
 
     Args:
         model (`LocoForEventLocalization`): the model to save.
@@ -356,8 +397,9 @@ def load_pipeline(model, **kwargs) -> AudioVisualEventLocalizationPipeline:
 
 
 if TASK not in PIPELINE_REGISTRY.get_supported_tasks():
-    # pt_model must live in the transformers namespace: a checkpoint records its name and the loader looks it up
-    # there; AutoModel resolves to LocoForEventLocalization through the config's auto_map.
     PIPELINE_REGISTRY.register_pipeline(
-        TASK, pipeline_class=AudioVisualEventLocalizationPipeline, pt_model=AutoModel, type="multimodal"
+        TASK,
+        pipeline_class=AudioVisualEventLocalizationPipeline,
+        pt_model=_PIPELINE_MODEL_CLASS,
+        type=_PIPELINE_TYPE,
     )
