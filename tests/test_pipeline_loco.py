@@ -242,6 +242,16 @@ def test_bad_parameters_raise_value_errors(localizer, parameters, message):
 # ---- saving and loading -------------------------------------------------------------------------------------------
 
 
+# What config.json must hold for `pipeline(model=..., trust_remote_code=True)` to find the task by itself.
+CUSTOM_PIPELINES = {
+    TASK: {
+        "impl": "pipeline_loco.AudioVisualEventLocalizationPipeline",
+        "pt": ["AutoModel"],
+        "type": "multimodal",
+    }
+}
+
+
 @pytest.fixture(scope="module")
 def saved_checkpoint(parts, tmp_path_factory):
     directory = tmp_path_factory.mktemp("checkpoint")
@@ -256,13 +266,7 @@ def test_save_pipeline_writes_code_and_custom_pipelines(saved_checkpoint, locali
         "configuration_loco.py", "feature_extraction_loco.py",
     } <= names  # fmt: skip
     config = json.loads((saved_checkpoint / "config.json").read_text())
-    assert config["custom_pipelines"] == {
-        TASK: {
-            "impl": "pipeline_loco.AudioVisualEventLocalizationPipeline",
-            "pt": ["AutoModel"],
-            "type": "multimodal",
-        }
-    }
+    assert config["custom_pipelines"] == CUSTOM_PIPELINES
     assert config["auto_map"]["AutoModel"] == "modeling_loco.LocoForEventLocalization"
     # The pipeline code is Hub-portable: no import of loco_hf, and the modules it imports relatively are saved too.
     source = (saved_checkpoint / "pipeline_loco.py").read_text()
@@ -339,17 +343,11 @@ def test_model_save_pretrained_alone_records_and_copies_the_pipeline(parts, loca
     } <= names
     assert "preprocessor_config.json" not in names
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["custom_pipelines"] == {
-        TASK: {
-            "impl": "pipeline_loco.AudioVisualEventLocalizationPipeline",
-            "pt": ["AutoModel"],
-            "type": "multimodal",
-        }
-    }
+    assert config["custom_pipelines"] == CUSTOM_PIPELINES
     # Without a saved feature extractor the pipeline builds the one matching the model config, and says so.
     with caplog.at_level(logging.WARNING, logger="loco_hf.pipeline_loco"):
         reloaded = load_pipeline(tmp_path)
-    assert "No feature extractor was saved" in caplog.text
+    assert "No feature extractor was given or could be loaded" in caplog.text
     assert (
         reloaded.feature_extractor.to_dict() == LocoFeatureExtractor.from_model_config(model.config).to_dict()
     )

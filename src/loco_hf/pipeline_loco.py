@@ -47,8 +47,7 @@ __all__ = [
 
 TASK = "audio-visual-event-localization"
 # How the task is registered. The model class must live in the transformers namespace: a checkpoint records its name
-# and the loader looks it up there (see hf-stack notes); AutoModel resolves to LocoForEventLocalization through the
-# config's auto_map.
+# and the loader looks it up there; AutoModel resolves to LocoForEventLocalization through the config's auto_map.
 _PIPELINE_MODEL_CLASS = AutoModel
 _PIPELINE_TYPE = "multimodal"
 # Default score threshold of the returned events: post-processing keeps up to `max_detections` (100) events per
@@ -147,9 +146,9 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
         if feature_extractor is None:
             feature_extractor = LocoFeatureExtractor.from_model_config(model.config)
             logger.warning(
-                "No feature extractor was saved with %s; using the one that matches its configuration (time grid, "
-                "classes) with the default post-processing settings. Save it with `feature_extractor.save_pretrained` "
-                "(or `push_to_hub`) to keep other settings.",
+                "No feature extractor was given or could be loaded for %s; using the one that matches its "
+                "configuration (time grid, classes) with the default post-processing settings. Save the feature "
+                "extractor next to the model (`feature_extractor.save_pretrained` or `push_to_hub`) to keep others.",
                 model.name_or_path or type(model).__name__,
             )
         super().__init__(model, feature_extractor=feature_extractor, **kwargs)
