@@ -453,7 +453,9 @@ class LocoAttentionBlock(GradientCheckpointingLayer):
         bias = torch.zeros(batch_size, 1, 1, length, device=query.device, dtype=torch.float32)
         bias = bias.masked_fill(~output_mask.view(batch_size, 1, 1, length), torch.finfo(torch.float32).min)
         key, value, bias = self.restrict_keys(query_local, key, value, bias)
-        attended = ATTENTION_FUNCTIONS[self.config._attn_implementation](query, key, value, bias)
+        # Unset (a block built outside a model) means transformers' default, sdpa.
+        attention = ATTENTION_FUNCTIONS[self.config._attn_implementation or "sdpa"]
+        attended = attention(query, key, value, bias)
         attended = attended.transpose(1, 2).reshape(
             batch_size, length, hidden_size
         )  # (B, H, T', d/H) -> (B, T', d)
