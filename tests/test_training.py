@@ -250,6 +250,24 @@ def test_resume_ends_with_the_same_weights(uninterrupted_run, tmp_path, monkeypa
             torch.testing.assert_close(flat_resumed[name], tensor, rtol=0, atol=1e-6, msg=f"{part}: {name}")
 
 
+def test_gradient_checkpointing_trains_the_same_weights(uninterrupted_run, tmp_path, monkeypatch):
+    """`--gradient_checkpointing` recomputes blocks in the backward pass with the same drop-path draws, so the run
+    ends with the same weights as without it."""
+    enabled = []
+    enable = LocoForEventLocalization.activation_checkpointing_enable
+    monkeypatch.setattr(
+        LocoForEventLocalization,
+        "activation_checkpointing_enable",
+        lambda model, *args, **kwargs: enabled.append(enable(model, *args, **kwargs)),
+    )
+    train(tiny_training_config(tmp_path, gradient_checkpointing=True))
+    assert len(enabled) == 1
+    expected, checkpointed = (load_file(d / "model.safetensors") for d in (uninterrupted_run, tmp_path))
+    assert expected.keys() == checkpointed.keys()
+    for name, tensor in expected.items():
+        torch.testing.assert_close(checkpointed[name], tensor, rtol=0, atol=0, msg=name)
+
+
 def _flatten(state, prefix="") -> dict:
     flat = {}
     for key, value in state.items():

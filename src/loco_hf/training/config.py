@@ -111,6 +111,8 @@ class TrainingConfig(DataConfig):
         (UnAV: 5). batch_size (`int`): videos per process and step (UnAV: 16). learning_rate, weight_decay
         (`float`): AdamW (UnAV: 1e-4 and 1e-4, decay on conv and linear weights only). ema_decay (`float`): weight
         EMA (UnAV: 0.999). max_grad_norm (`float`, default 1.0), gradient_accumulation_steps (`int`, default 1),
+        gradient_checkpointing (`bool`, default False: recompute the attention and dependency blocks in the backward
+        pass instead of keeping their activations; same gradients, less memory, more compute),
         seed (`int`, default 1234567891, UnAV's), mixed_precision (`str`, *optional*: "no", "fp16", "bf16"; default
         from `accelerate launch`), num_workers (`int`, default 0), cpu_threads (`int`, *optional*: torch threads
         per process when training on a CPU; default the CPU count over the local processes, because
@@ -148,6 +150,12 @@ class TrainingConfig(DataConfig):
     ema_decay: float | None = field(default=None, metadata={"help": "Weight EMA decay (UnAV 0.999)."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient-norm clipping (0: none)."})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "Batches per optimizer step."})
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata={
+            "help": "Recompute attention and dependency blocks in backward: less memory, same gradients."
+        },
+    )
     seed: int = field(default=1234567891, metadata={"help": "Training seed (init, data order, crops)."})
     mixed_precision: str | None = field(
         default=None, metadata={"help": "no, fp16 or bf16 (default: the accelerate launch setting)."}

@@ -215,6 +215,8 @@ def train(config: TrainingConfig) -> dict[str, float]:
         use_buffers=True,
     )
     accelerator.register_for_checkpointing(ema_model)
+    if config.gradient_checkpointing:
+        model.activation_checkpointing_enable()
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.learning_rate)
     scheduler, total_updates = build_scheduler(
         optimizer, len(train_loader), config, accelerator.num_processes
