@@ -236,7 +236,10 @@ def test_resume_ends_with_the_same_weights(uninterrupted_run, tmp_path, monkeypa
         return {
             "model": load_file(directory / "model.safetensors"),
             "raw": load_file(last / "model.safetensors"),
-            "ema": torch.load(last / "custom_checkpoint_0.pkl", weights_only=True),
+            "ema": load_file(last / "ema.safetensors"),
+            "ema_updates": {
+                "n": torch.tensor(json.loads((last / "trainer_state.json").read_text())["ema_num_averaged"])
+            },
             "optimizer": torch.load(last / "optimizer.bin", weights_only=True)["state"],
         }
 

@@ -2,6 +2,8 @@
 """The data of a run: dataset splits, the model configuration that fits them, their ground truth and durations,
 and the dataloaders (training crops seeded per batch by `SeededCollator`)."""
 
+import hashlib
+import json
 import zlib
 from collections.abc import Mapping
 
@@ -19,6 +21,7 @@ logger = logging.get_logger(__name__)
 __all__ = [
     "SeededCollator",
     "build_dataloaders",
+    "data_fingerprint",
     "dataset_model_fields",
     "durations_of",
     "ground_truth_of",
@@ -100,6 +103,20 @@ def durations_of(dataset) -> dict:
     """{video_id: duration in seconds} of a split."""
     rows = dataset.select_columns(["video_id", "duration"])
     return {row["video_id"]: float(row["duration"]) for row in rows}
+
+
+def data_fingerprint(dataset) -> str:
+    """A SHA-256 (hex) of what makes a run's data: each split's name, features (dims and class names), video ids,
+    durations and events. Feature values are not read, so it costs milliseconds even for UnAV-100.
+
+    Args:
+        dataset (`datasets.DatasetDict`): the run's splits.
+    """
+    digest = hashlib.sha256()
+    for split in sorted(dataset):
+        annotations = dataset[split].select_columns(["video_id", "duration", "segments", "labels"]).to_dict()
+        digest.update(json.dumps([split, repr(dataset[split].features), annotations]).encode())
+    return digest.hexdigest()
 
 
 class SeededCollator:

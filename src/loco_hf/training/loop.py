@@ -19,6 +19,7 @@ weights (UnAV selects on the raw weights, then reports the EMA weights of that e
 seeded per batch (`SeededCollator`), and the `small` preset's recipe is sized for a CPU (see `RECIPES`).
 """
 
+import json
 import math
 import os
 import shutil
@@ -40,15 +41,22 @@ from ..feature_extraction_loco import LocoFeatureExtractor
 from ..modeling_loco import LocoForEventLocalization
 from .checkpointing import (
     TrainerState,
-    list_checkpoints,
+    check_run_options,
     load_checkpoint,
+    read_run_options,
     resolve_checkpoint,
     save_checkpoint,
 )
 from .config import TrainingConfig
-from .data import build_dataloaders, ground_truth_of, load_datasets, model_config_for_dataset
+from .data import (
+    build_dataloaders,
+    data_fingerprint,
+    ground_truth_of,
+    load_datasets,
+    model_config_for_dataset,
+)
 from .metrics import compute_metrics, flat_metrics
-from .reporting import report_to_trackers, tracker_value, write_run_outputs
+from .reporting import create_hub_repo, report_to_trackers, tracker_value, write_run_outputs
 
 logger = logging.get_logger(__name__)
 
@@ -198,6 +206,10 @@ def train(config: TrainingConfig) -> dict[str, float]:
     # Set up.
     output_dir = Path(config.output_dir)
     accelerator = build_accelerator(config, output_dir)
+    if config.push_to_hub and accelerator.is_main_process:
+        create_hub_repo(
+            config.hub_model_id, private=config.hub_private
+        )  # a bad token fails now, not at the end
     # The synthetic data has its own seed (data_seed), so every training seed sees the same videos.
     set_seed(config.seed)
     dataset, model_config = load_training_data(config, accelerator)
@@ -214,7 +226,6 @@ def train(config: TrainingConfig) -> dict[str, float]:
         multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),
         use_buffers=True,
     )
-    accelerator.register_for_checkpointing(ema_model)
     if config.gradient_checkpointing:
         model.activation_checkpointing_enable()
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.learning_rate)
@@ -224,13 +235,15 @@ def train(config: TrainingConfig) -> dict[str, float]:
     model, optimizer, scheduler, train_loader, validation_loader, test_loader = accelerator.prepare(
         model, optimizer, scheduler, train_loader, validation_loader, test_loader
     )
-    state, best_weights = resume_or_start(config, accelerator, output_dir)
-    run_config = {
+    options = {
         **asdict(config),
         "mixed_precision": accelerator.mixed_precision,
         "num_processes": accelerator.num_processes,
-        "total_updates": total_updates,
     }
+    # What a resumption must match, as JSON holds it (the checkpoints store it).
+    run_options = json.loads(json.dumps({"options": options, "data_fingerprint": data_fingerprint(dataset)}))
+    state, best_weights = resume_or_start(config, accelerator, output_dir, ema_model, run_options)
+    run_config = {**options, "total_updates": total_updates}
     accelerator.init_trackers(
         "train", config={key: tracker_value(value) for key, value in run_config.items()}
     )
@@ -249,9 +262,14 @@ def train(config: TrainingConfig) -> dict[str, float]:
         disable=not accelerator.is_local_main_process,
     )
     running = RunningLosses()
+
+    def checkpoint():
+        save_checkpoint(accelerator, output_dir, state, best_weights, config.checkpoints_total_limit, ema_model,
+                        run_options)  # fmt: skip
+
     for epoch in range(state.epoch, config.num_epochs):
         train_epoch(model, train_loader, optimizer, scheduler, accelerator, ema_model, config, state, epoch,
-                    running, progress, best_weights, output_dir)  # fmt: skip
+                    running, progress, checkpoint)  # fmt: skip
         last_epoch = epoch == config.num_epochs - 1
         if has_validation and ((epoch + 1) % config.eval_every_epochs == 0 or last_epoch):
             validation_map = validate(
@@ -272,7 +290,7 @@ def train(config: TrainingConfig) -> dict[str, float]:
                 }
         state.epoch, state.batches_in_epoch = epoch + 1, 0
         if config.checkpoint_every_steps is None:
-            save_checkpoint(accelerator, output_dir, state, best_weights, config.checkpoints_total_limit)
+            checkpoint()
     progress.close()
 
     # Select: the EMA weights of the best validation epoch (else the last ones).
@@ -390,24 +408,36 @@ def build_scheduler(optimizer, num_train_batches: int, config: TrainingConfig, n
     return scheduler, total_updates
 
 
-def resume_or_start(config: TrainingConfig, accelerator: Accelerator, output_dir: Path):
-    """Loads the checkpoint of `config.resume_from_checkpoint`, or starts afresh (removing the checkpoints of an
-    earlier run in `output_dir`).
+def resume_or_start(
+    config: TrainingConfig,
+    accelerator: Accelerator,
+    output_dir: Path,
+    ema_model: AveragedModel,
+    run_options: dict,
+):
+    """Loads the checkpoint of `config.resume_from_checkpoint` (the newest usable one for "latest") into the
+    prepared objects and `ema_model`, once its run options match `run_options`; or starts afresh (removing the
+    checkpoints folder of an earlier run in `output_dir`).
 
     Returns:
         `(TrainerState, best EMA weights so far or None)`.
     """
     if config.resume_from_checkpoint:
-        checkpoint = resolve_checkpoint(config.resume_from_checkpoint, output_dir)
-        state, best_weights = load_checkpoint(accelerator, checkpoint)
+        checkpoint = resolve_checkpoint(config.resume_from_checkpoint, output_dir, accelerator.process_index)
+        saved_options = read_run_options(checkpoint)
+        if saved_options is None:
+            logger.warning(f"{checkpoint} does not record its run's options: they cannot be compared.")
+        else:
+            check_run_options(saved_options, run_options, checkpoint)
+        state, best_weights = load_checkpoint(accelerator, checkpoint, ema_model)
         if accelerator.is_main_process:
             logger.info(f"Resumed from {checkpoint} at step {state.global_step}.")
         return state, best_weights
-    if accelerator.is_main_process and list_checkpoints(output_dir / "checkpoints"):
-        logger.warning(
-            f"Starting a new run: the checkpoints in {output_dir / 'checkpoints'} will be replaced."
-        )
-        shutil.rmtree(output_dir / "checkpoints")
+    checkpoint_root = output_dir / "checkpoints"
+    if accelerator.is_main_process and checkpoint_root.is_dir() and any(checkpoint_root.iterdir()):
+        logger.warning(f"Starting a new run: the checkpoints in {checkpoint_root} will be replaced.")
+        shutil.rmtree(checkpoint_root)
+    accelerator.wait_for_everyone()
     return TrainerState(), None
 
 
@@ -433,10 +463,10 @@ class RunningLosses:
 
 def train_epoch(
     model, train_loader, optimizer, scheduler, accelerator, ema_model, config, state, epoch, running, progress,
-    best_weights, output_dir,
+    checkpoint,
 ):  # fmt: skip
     """One epoch of `train_step`s from where `state` stands: log lines every `logging_steps` optimizer steps and
-    checkpoints every `checkpoint_every_steps`. Updates `state` (global step, batches of the epoch) in place."""
+    `checkpoint()` every `checkpoint_every_steps`. Updates `state` (global step, batches of the epoch) in place."""
     model.train()
     train_loader.set_epoch(epoch)
     train_loader.collate_fn.epoch = epoch
@@ -461,7 +491,7 @@ def train_epoch(
             accelerator.log(logs, step=state.global_step)
             progress.set_postfix(loss=f"{logs['loss']:.3f}")
         if config.checkpoint_every_steps and state.global_step % config.checkpoint_every_steps == 0:
-            save_checkpoint(accelerator, output_dir, state, best_weights, config.checkpoints_total_limit)
+            checkpoint()
 
 
 def validate(model, loader, truth: Mapping, feature_extractor, accelerator: Accelerator, step: int) -> float:
