@@ -23,7 +23,9 @@ Endpoints (`{repo}` is `namespace/name`, `{type}` is `models` or `datasets`, `{p
 
 Every repo keeps its list of commits, so an old sha still resolves; only the branch `main` exists (no PRs, no
 other branches or tags), and a commit whose `parentCommit` is not the head gets 412. A repo created without a
-namespace goes under the user `dummy`. Errors carry `X-Error-Code` (RepoNotFound, RevisionNotFound,
+namespace goes under the user `dummy`. A request whose bearer token is not one of `TOKENS` (`hf_dummy`,
+the one `hub_environment` sets) gets 401, as the Hub answers an invalid token; requests without one are
+anonymous and allowed. Errors carry `X-Error-Code` (RepoNotFound, RevisionNotFound,
 EntryNotFound), which huggingface_hub turns into its exception classes. A request no route knows is answered 404
 and logged on stderr, so a new client call shows up at once.
 
@@ -45,6 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 USER_NAME = "dummy"
+TOKENS = frozenset({"hf_dummy"})  # the tokens the server accepts
 # Suffixes that the Hub's default .gitattributes stores with LFS; every other file is committed inline.
 LFS_SUFFIXES = (
     ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".onnx", ".msgpack", ".npy", ".npz", ".pkl",
@@ -222,6 +225,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         # Split before decoding: an encoded "%2F" (in a revision or a path) is not a separator.
         segments = [segment for segment in split.path.split("/") if segment]
         try:
+            token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if token and token not in TOKENS:
+                raise HubError(401, "", "Invalid credentials in Authorization header")
             with self.server.lock:  # one request at a time touches the state; the data is small
                 handled = self._route(segments, query, body)
         except HubError as error:

@@ -20,6 +20,7 @@ from huggingface_hub import ModelCard
 from test_training import NUM_VIDEOS, TINY_OVERRIDES
 
 from loco_hf import LocoForEventLocalization
+from loco_hf.data import synthetic_unav
 from loco_hf.feature_extraction_loco import LocoFeatureExtractor
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -58,24 +59,63 @@ print(json.dumps({
 """
 
 
+# Exactly what a pushed model folder holds: weights, configs, the code they name, card, metrics and timeline.
+PUSHED_FILES = {
+    "model.safetensors", "config.json", "preprocessor_config.json", "README.md", "metrics.json",
+    "configuration_loco.py", "modeling_loco.py", "loss_loco.py", "feature_extraction_loco.py", "pipeline_loco.py",
+    "timeline_example.png",
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
-def hub_url():
+def hub():
     server, url = serve()
-    yield url
+    yield server, url
     stop(server)
 
 
-def test_push_then_load_from_a_clean_cache(hub_url, tmp_path):
-    output_dir = tmp_path / "run"
-    environment = {**hub_environment(hub_url, tmp_path / "home_push"), "OMP_NUM_THREADS": "1"}
-    command = [
+@pytest.fixture(scope="module")
+def hub_url(hub):
+    return hub[1]
+
+
+def train_command(output_dir, *options) -> list[str]:
+    """scripts/train.py for one epoch of the tiny model on the test data, with `options` added."""
+    return [
         sys.executable, str(REPO_ROOT / "scripts/train.py"),
         "--num_videos", str(NUM_VIDEOS), "--model_overrides", json.dumps(TINY_OVERRIDES), "--num_epochs", "1",
-        "--warmup_epochs", "0", "--batch_size", "4", "--output_dir", str(output_dir),
-        "--push_to_hub", "--hub_model_id", REPO_ID,
+        "--warmup_epochs", "0", "--batch_size", "4", "--output_dir", str(output_dir), *options,
     ]  # fmt: skip
+
+
+def test_push_then_load_from_a_clean_cache(hub, tmp_path):
+    server, hub_url = hub
+    output_dir = tmp_path / "run"
+    # Files that share the output folder with the model and must stay local, even those a pattern would match.
+    for name in (
+        "src/loco_local.py",
+        "secrets/token.json",
+        "notes.json",
+        "logs/old.json",
+        "model_notes.safetensors",
+    ):
+        (output_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (output_dir / name).write_text("{}")
+    # Data from a local folder, whose absolute path must not be published either.
+    dataset_dir = tmp_path / "prepared"
+    synthetic_unav(num_videos=NUM_VIDEOS, visual_dim=24, audio_dim=12, num_classes=5).save_to_disk(
+        dataset_dir
+    )
+    environment = {**hub_environment(hub_url, tmp_path / "home_push"), "OMP_NUM_THREADS": "1"}
+    command = train_command(
+        output_dir, "--dataset_dir", str(dataset_dir), "--push_to_hub", "--hub_model_id", REPO_ID
+    )
     trained = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
     assert trained.returncode == 0, trained.stderr[-4000:]
+    pushed = server.repos[("model", REPO_ID)].resolve("main").files
+    assert set(pushed) == PUSHED_FILES
+    for name, stored in pushed.items():
+        assert str(tmp_path).encode() not in stored.content, name
 
     # One test video, through the local copy and through the Hub copy loaded without loco_hf.
     feature_extractor = LocoFeatureExtractor.from_pretrained(output_dir)
@@ -97,12 +137,7 @@ def test_push_then_load_from_a_clean_cache(hub_url, tmp_path):
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
 
     # The model, its feature extractor, its code, card, metrics and example timeline travelled; nothing else.
-    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "README.md", "metrics.json",
-                 "configuration_loco.py", "modeling_loco.py", "feature_extraction_loco.py", "pipeline_loco.py",
-                 "timeline_example.png"):  # fmt: skip
-        assert name in loaded["files"], name
-    assert not any(name.startswith(("checkpoints/", "logs/")) for name in loaded["files"])
-    assert "test_predictions.json" not in loaded["files"]
+    assert set(loaded["files"]) == PUSHED_FILES
     assert not loaded["loco_hf_imported"]
     assert loaded["model_module"].startswith("transformers_modules")
     assert loaded["extractor_module"].startswith("transformers_modules")
@@ -127,3 +162,20 @@ def test_push_then_load_from_a_clean_cache(hub_url, tmp_path):
     assert loaded["card_results"]["mAP@0.5"] == pytest.approx(round(100 * metrics["mAP"]["0.5"], 2))
     local_card = ModelCard.load(output_dir / "README.md")
     assert REPO_ID in local_card.text and "2409.07967" in local_card.text
+
+
+def test_a_bad_token_fails_before_training(hub_url, tmp_path):
+    """With a token the Hub refuses, `--push_to_hub` stops before any data is loaded or step trained, naming the
+    repo."""
+    output_dir = tmp_path / "run"
+    environment = {
+        **hub_environment(hub_url, tmp_path / "home"),
+        "HF_TOKEN": "hf_revoked",
+        "OMP_NUM_THREADS": "1",
+    }
+    command = train_command(output_dir, "--push_to_hub", "--hub_model_id", "dummy/loco-refused")
+    refused = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0
+    assert "Cannot create or reach the Hub repo 'dummy/loco-refused'" in refused.stderr
+    assert "401" in refused.stderr
+    assert not (output_dir / "checkpoints").exists() and not (output_dir / "model.safetensors").exists()

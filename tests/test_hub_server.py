@@ -310,3 +310,22 @@ def test_datasets_round_trip(hub_url, tmp_path):
     run_client(PUSH_DATASET, hub_url, tmp_path / "home_push", rows=ROWS)
     assert run_client(LOAD_DATASET, hub_url, tmp_path / "home_load") == ROWS
     assert run_client(LOAD_DATASET, hub_url, tmp_path / "home_load", offline=True) == ROWS
+
+
+def test_a_token_the_hub_does_not_know_gets_401(hub_url, tmp_path):
+    result = run_client(
+        """
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError
+        try:
+            HfApi(token=ARGS["token"]).create_repo("dummy/refused")
+            status = None
+        except HfHubHTTPError as error:
+            status = error.response.status_code
+        print(json.dumps({"status": status, "whoami": HfApi(token="hf_dummy").whoami()["name"]}))
+        """,
+        hub_url,
+        tmp_path / "home",
+        token="hf_revoked",
+    )
+    assert result == {"status": 401, "whoami": "dummy"}

@@ -7,7 +7,7 @@
 
 The package, by seam: `config` (TrainingConfig, EvaluationConfig, the recipes), `data` (splits, the model
 configuration that fits them, dataloaders), `loop` (parameter groups, `train_step`, `evaluate_model`, `train`),
-`checkpointing` (save, list, resolve, load, rotate), `metrics` (mAP of a split and its text and JSON forms),
+`checkpointing` (save, list, check, resolve, load, rotate), `metrics` (mAP of a split and its text and JSON forms),
 `reporting` (trackers, the run's output folder, model card, Hub upload) and `evaluation` (`evaluate_checkpoint`).
 The command-line entry points (`train_main`, `evaluate_main`, `predict_main`) live in `loco_hf.cli`.
 """
@@ -15,6 +15,7 @@ The command-line entry points (`train_main`, `evaluate_main`, `predict_main`) li
 import warnings
 
 from .checkpointing import (
+    CheckpointError,
     TrainerState,
     latest_checkpoint,
     list_checkpoints,
@@ -32,6 +33,7 @@ __all__ = [
     "RECIPES",
     "SMALL_RECIPE",
     "UNAV_RECIPE",
+    "CheckpointError",
     "DataConfig",
     "EvaluationConfig",
     "JsonlTracker",
