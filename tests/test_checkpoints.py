@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_training import tiny_training_config
+from test_training import SimulatedKillError, tiny_training_config
 
 from loco_hf.training import latest_checkpoint, resolve_checkpoint, train
 from loco_hf.training import reporting as reporting_module
@@ -33,10 +33,6 @@ class CodeRunningPayload:
 
     def __reduce__(self):
         return exec, (f"open({self.marker!r}, 'w').close()",)
-
-
-class SimulatedKillError(Exception):
-    pass
 
 
 @pytest.fixture(scope="module")

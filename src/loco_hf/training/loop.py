@@ -206,10 +206,8 @@ def train(config: TrainingConfig) -> dict[str, float]:
     # Set up.
     output_dir = Path(config.output_dir)
     accelerator = build_accelerator(config, output_dir)
-    if config.push_to_hub and accelerator.is_main_process:
-        create_hub_repo(
-            config.hub_model_id, private=config.hub_private
-        )  # a bad token fails now, not at the end
+    if config.push_to_hub and accelerator.is_main_process:  # a bad token fails now, not after training
+        create_hub_repo(config.hub_model_id, private=config.hub_private)
     # The synthetic data has its own seed (data_seed), so every training seed sees the same videos.
     set_seed(config.seed)
     dataset, model_config = load_training_data(config, accelerator)

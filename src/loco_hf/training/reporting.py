@@ -172,8 +172,10 @@ def replace_run_outputs(staging: Path, output_dir: Path) -> None:
         *model_folder_files(output_dir),
         *(name for name in LOCAL_RUN_FILES if (output_dir / name).is_file()),
     ]
-    for name in sorted(set(old) - (set(new) - {"config.json"}), key=lambda name: name != "config.json"):
-        (output_dir / name).unlink()
+    if "config.json" in old:
+        (output_dir / "config.json").unlink()  # first: until the new one is in, the folder has no config.json
+    for name in sorted(set(old) - set(new)):
+        (output_dir / name).unlink(missing_ok=True)
     for name in new:
         os.replace(staging / name, output_dir / name)
     staging.rmdir()
