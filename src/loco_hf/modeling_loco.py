@@ -44,6 +44,7 @@ from transformers.utils import ModelOutput, can_return_tuple, logging
 from .configuration_loco import LocoConfig
 from .loss_loco import (
     assign_labels,
+    check_labels,
     compute_loss,
     level_lengths,
     local_correspondence_loss,
@@ -1033,6 +1034,9 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             raise ValueError(f"labels must hold one dict per video ({logits.shape[0]}), got {len(labels)}.")
         config = self.config
         segments, classes, valid = pad_labels(labels, config.num_labels, logits.device)
+        num_steps = base.point_mask[:, : base.padded_length].sum(1)  # level 0's mask is the input mask
+        margin_steps = config.feature_window / (2 * config.feature_stride)
+        check_labels(segments, classes, valid, num_steps, config.num_labels, margin_steps)
         classification_targets, regression_targets = assign_labels(
             base.point_positions,
             base.point_strides,
