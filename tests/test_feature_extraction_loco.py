@@ -662,3 +662,22 @@ def test_post_process_matches_reference_loop(seed, top_k, max_detections):
         torch.testing.assert_close(single["segments"], result["segments"])
         torch.testing.assert_close(single["scores"], result["scores"])
         assert single["label_names"] == result["label_names"]
+
+
+def test_non_finite_logits_from_finite_inputs_raise(small_extractor):
+    from loco_hf import LocoForEventLocalization
+
+    torch.manual_seed(0)
+    model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+    with torch.no_grad():
+        model.classification_head.prior_bias.fill_(math.nan)  # a corrupt weight
+        visual, audio = random_video(np.random.default_rng(0), 40, small_extractor)
+        outputs = model(**small_extractor(visual, audio, return_tensors="pt"))
+    with pytest.raises(ValueError, match="logits for video 0 hold NaN or infinite values"):
+        small_extractor.post_process_event_localization(outputs, [15.0])
+    # Padded points are not decoded, so whatever they hold is no error.
+    outputs.logits[:] = -5.0
+    outputs.point_mask[:, 150:] = False
+    outputs.logits[:, 150:] = math.nan
+    (result,) = small_extractor.post_process_event_localization(outputs, [15.0])
+    assert result["scores"].numel() > 0

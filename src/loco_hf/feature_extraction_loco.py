@@ -714,6 +714,10 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
                 point_mask (`torch.BoolTensor` of shape `(B, P)`): valid points.
             durations (list of `float`, `np.ndarray` or `torch.Tensor` of shape `(B,)`): video durations, in seconds.
 
+        Raises:
+            ValueError when `outputs.logits` hold NaN or infinite values at valid points (from finite inputs this
+            means broken weights or an overflow), rather than returning no events.
+
         Returns:
             `list` of B dicts, each sorted by descending score: "segments" (`torch.FloatTensor` of shape `(k, 2)`,
             seconds), "scores" (`torch.FloatTensor` of shape `(k,)`, decayed by soft-NMS), "labels"
@@ -760,6 +764,14 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         if num_classes != self.num_labels:
             raise ValueError(
                 f"outputs.logits has {num_classes} classes but id2label names {self.num_labels}."
+            )
+        # One check on the (B, P, C) logits: NaN scores would be dropped as low, returning no event for a broken model.
+        non_finite = (~torch.isfinite(logits) & point_mask[..., None]).flatten(1).any(1)  # (B,)
+        if bool(non_finite.any()):
+            index = int(torch.nonzero(non_finite)[0])
+            raise ValueError(
+                f"The model's logits for video {index} hold NaN or infinite values at valid points: its weights are "
+                "not finite or its computation overflowed (float16?). No events can be decoded from them."
             )
         if isinstance(durations, torch.Tensor):  # possibly on a GPU, where numpy cannot read it
             durations = durations.detach().cpu()
