@@ -681,3 +681,26 @@ def test_non_finite_logits_from_finite_inputs_raise(small_extractor):
     outputs.logits[:, 150:] = math.nan
     (result,) = small_extractor.post_process_event_localization(outputs, [15.0])
     assert result["scores"].numel() > 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"fps": 12.5}, "fps is 12.5 here but 25.0 in the model"),
+        ({"feature_stride": 4}, "feature_stride is 4 here but 8 in the model"),
+        ({"max_seq_len": 256}, "max_seq_len is 256 here but 224 in the model"),
+        (
+            {"id2label": {0: "renamed", **{i: f"LABEL_{i}" for i in range(1, 20)}}},
+            "id2label\\[0\\] is 'renamed' here",
+        ),
+        ({"id2label": {i: f"LABEL_{i}" for i in range(19)}}, "id2label\\[19\\] is None here but 'LABEL_19'"),
+    ],
+)
+def test_extractor_and_model_config_that_disagree_raise(changes, message):
+    config = LocoConfig.from_preset("small")
+    LocoFeatureExtractor.from_model_config(config).check_model_config(config)  # a matching pair passes
+    extractor = LocoFeatureExtractor(
+        **{**LocoFeatureExtractor.from_model_config(config).to_dict(), **changes}
+    )
+    with pytest.raises(ValueError, match=f"preprocessor_config.json.*disagree: {message}"):
+        extractor.check_model_config(config)

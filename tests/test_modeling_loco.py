@@ -584,3 +584,31 @@ def test_labels_at_the_edges_of_the_video_are_accepted(tiny_config):
     labels = [{"class_labels": [1, 2], "segments": [[-1.5, -0.6], [15.0, 20.4]]}]
     output = model(torch.randn(1, 32, 24), torch.randn(1, 32, 12), attention_mask=mask, labels=labels)
     assert torch.isfinite(output.loss)
+
+
+@pytest.mark.parametrize("switch", ["use_lac", "use_lcf", "use_dependency_block"])
+@pytest.mark.parametrize("saved_value", [True, False])
+def test_weights_that_disagree_with_a_switch_refuse_to_load(tmp_path, switch, saved_value):
+    import json
+
+    build(make_tiny_config(**{switch: saved_value})).save_pretrained(tmp_path / "saved")
+    # Loaded with the switch flipped, by an argument or by an edited config.json.
+    with pytest.raises(
+        ValueError, match=f"{switch}={not saved_value}: the weights were saved with {switch}={saved_value}"
+    ):
+        LocoForEventLocalization.from_pretrained(tmp_path / "saved", **{switch: not saved_value})
+    config_path = tmp_path / "saved" / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), switch: not saved_value}))
+    with pytest.raises(ValueError, match=switch):
+        LocoForEventLocalization.from_pretrained(tmp_path / "saved")
+
+
+def test_other_missing_keys_keep_transformers_behaviour(tmp_path, tiny_config):
+    from loco_hf import LocoModel
+
+    build(tiny_config).save_pretrained(tmp_path)
+    # The base model from a checkpoint with heads: the heads are unexpected keys, which transformers only reports.
+    base, info = LocoModel.from_pretrained(tmp_path, output_loading_info=True)
+    assert isinstance(base, LocoModel) and any(
+        key.startswith("classification_head") for key in info["unexpected_keys"]
+    )

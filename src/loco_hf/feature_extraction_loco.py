@@ -447,6 +447,36 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             **kwargs,
         )
 
+    def check_model_config(self, config: LocoConfig) -> None:
+        """
+        Raises a ValueError listing every setting in which this extractor and a model configuration disagree: the
+        feature dimensions, the time grid (fps, feature_stride, feature_window), max_seq_len, max_stride and the
+        class names. A checkpoint folder holds both (preprocessor_config.json and config.json); an fps that differs
+        between them scales every event time, a renamed class relabels every event.
+        """
+        expected = LocoFeatureExtractor.from_model_config(config)
+        differences = [
+            f"{field} is {getattr(self, field)} here but {getattr(expected, field)} in the model"
+            for field in ("visual_dim", "audio_dim", "fps", "feature_stride", "feature_window", "max_seq_len", "max_stride")
+            if not math.isclose(getattr(self, field), getattr(expected, field))
+        ]  # fmt: skip
+        if self.id2label != expected.id2label:
+            label_id = min(
+                (label_id for label_id in self.id2label.keys() | expected.id2label.keys()
+                 if self.id2label.get(label_id) != expected.id2label.get(label_id)),
+            )  # fmt: skip
+            differences.append(
+                f"id2label[{label_id}] is {self.id2label.get(label_id)!r} here but "
+                f"{expected.id2label.get(label_id)!r} in the model"
+            )
+        if differences:
+            raise ValueError(
+                "The feature extractor (preprocessor_config.json) and the model (config.json) disagree: "
+                + "; ".join(differences)
+                + ". Event times or labels would be wrong: save the extractor with "
+                "LocoFeatureExtractor.from_model_config(model.config)."
+            )
+
     @property
     def label2id(self) -> dict[str, int]:
         """Class ids by name."""
