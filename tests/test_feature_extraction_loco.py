@@ -33,6 +33,14 @@ def small_extractor():
     return LocoFeatureExtractor.from_model_config(LocoConfig.from_preset("small"))
 
 
+@pytest.fixture
+def small_model():
+    from loco_hf import LocoForEventLocalization
+
+    torch.manual_seed(0)
+    return LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+
+
 def random_video(generator, length, extractor):
     visual = generator.standard_normal((length, extractor.visual_dim)).astype(np.float32)
     audio = generator.standard_normal((length, extractor.audio_dim)).astype(np.float32)
@@ -206,11 +214,8 @@ def test_longest_padding_rounds_up_to_the_largest_stride(small_extractor):
         small_extractor(visual, audio, padding="shortest")
 
 
-def test_longest_padding_gives_the_same_predictions(small_extractor):
-    from loco_hf import LocoForEventLocalization
-
-    torch.manual_seed(0)
-    model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+def test_longest_padding_gives_the_same_predictions(small_extractor, small_model):
+    model = small_model
     generator = np.random.default_rng(0)
     visual = [generator.standard_normal((length, 256), dtype=np.float32) for length in (40, 61)]
     audio = [generator.standard_normal((length, 128), dtype=np.float32) for length in (40, 61)]
@@ -666,11 +671,8 @@ def test_post_process_matches_reference_loop(seed, top_k, max_detections):
         assert single["label_names"] == result["label_names"]
 
 
-def test_non_finite_logits_from_finite_inputs_raise(small_extractor):
-    from loco_hf import LocoForEventLocalization
-
-    torch.manual_seed(0)
-    model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+def test_non_finite_logits_from_finite_inputs_raise(small_extractor, small_model):
+    model = small_model
     with torch.no_grad():
         model.classification_head.prior_bias.fill_(math.nan)  # a corrupt weight
         visual, audio = random_video(np.random.default_rng(0), 40, small_extractor)
@@ -796,14 +798,12 @@ def test_a_video_twenty_windows_long_is_localized_window_by_window(small_extract
         torch.testing.assert_close(windowed[key], whole[key])
 
 
-def test_videos_within_max_seq_len_take_one_plain_call(small_extractor):
-    from loco_hf import LocoForEventLocalization
-
-    torch.manual_seed(0)
-    model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+def test_videos_within_max_seq_len_take_one_plain_call(small_extractor, small_model):
+    model = small_model
     generator = np.random.default_rng(0)
-    visual = [generator.standard_normal((length, 256), dtype=np.float32) for length in (224, 61)]
-    audio = [generator.standard_normal((length, 128), dtype=np.float32) for length in (224, 61)]
+    visual, audio = zip(
+        *(random_video(generator, length, small_extractor) for length in (224, 61)), strict=True
+    )
     inputs = small_extractor(visual, audio, return_tensors="pt")
     with torch.no_grad():
         direct, windowed = model(**inputs), small_extractor.forward_in_windows(model, inputs)
@@ -811,11 +811,8 @@ def test_videos_within_max_seq_len_take_one_plain_call(small_extractor):
     torch.testing.assert_close(windowed.logits, direct.logits, rtol=0, atol=0)
 
 
-def test_the_real_model_never_sees_more_than_one_window(small_extractor):
-    from loco_hf import LocoForEventLocalization
-
-    torch.manual_seed(0)
-    model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+def test_the_real_model_never_sees_more_than_one_window(small_extractor, small_model):
+    model = small_model
     lengths = []
     model.loco.register_forward_hook(lambda module, args, output: lengths.append(output.padded_length))
     visual, audio = random_video(np.random.default_rng(0), 5 * 224 + 7, small_extractor)
