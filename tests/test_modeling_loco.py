@@ -586,7 +586,9 @@ def test_labels_at_the_edges_of_the_video_are_accepted(tiny_config):
     assert torch.isfinite(output.loss)
 
 
-@pytest.mark.parametrize("switch", ["use_lac", "use_lcf", "use_dependency_block"])
+@pytest.mark.parametrize(
+    "switch", ["use_lac", "use_lcf", "use_dependency_block", "use_self_attention_query_norm"]
+)
 @pytest.mark.parametrize("saved_value", [True, False])
 def test_weights_that_disagree_with_a_switch_refuse_to_load(tmp_path, switch, saved_value):
     import json

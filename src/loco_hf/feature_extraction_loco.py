@@ -559,14 +559,15 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
     def check_model_config(self, config: LocoConfig) -> None:
         """
         Raises a ValueError listing every setting in which this extractor and a model configuration disagree: the
-        feature dimensions, the time grid (fps, feature_stride, feature_window), max_seq_len, max_stride and the
-        class names. A checkpoint folder holds both (preprocessor_config.json and config.json); an fps that differs
+        feature dimensions, the time grid (fps, feature_stride, feature_window), max_seq_len, max_stride,
+        reference_padding and the class names. A checkpoint folder holds both (preprocessor_config.json and config.json); an fps that differs
         between them scales every event time, a renamed class relabels every event.
         """
         expected = LocoFeatureExtractor.from_model_config(config)
         differences = [
             f"{field} is {getattr(self, field)} here but {getattr(expected, field)} in the model"
-            for field in ("visual_dim", "audio_dim", "fps", "feature_stride", "feature_window", "max_seq_len", "max_stride")
+            for field in ("visual_dim", "audio_dim", "fps", "feature_stride", "feature_window", "max_seq_len",
+                          "max_stride", "reference_padding")
             if not math.isclose(getattr(self, field), getattr(expected, field))
         ]  # fmt: skip
         if self.id2label != expected.id2label:

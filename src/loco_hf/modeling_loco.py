@@ -714,11 +714,16 @@ class LocoRegressionHead(LocoHeadTrunk):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-# The weights that each switch adds to the network (state-dict keys, with or without the "loco." prefix).
+# The weights that each switch adds to the network (state-dict keys, with or without the "loco." prefix). The query
+# norm also sits in the dependency block's self-attention blocks: the dependency block's pattern leaves it out.
 SWITCHED_WEIGHTS = {
     "use_lcf": (re.compile(r"(^|\.)correspondence\."), "LCF"),
     "use_lac": (re.compile(r"(^|\.)(visual|audio)_pyramid\.\d+\.(local_window\.|null_key$)"), "LAC"),
-    "use_dependency_block": (re.compile(r"(^|\.)dependency\."), "dependency-block"),
+    "use_dependency_block": (re.compile(r"(^|\.)dependency\.(?!\w+\.norm_context\.)"), "dependency-block"),
+    "use_self_attention_query_norm": (
+        re.compile(r"(^|\.)((visual|audio)_encoder\.\d+|dependency\.\w+)\.norm_context\."),
+        "self-attention query-norm",
+    ),
 }
 
 
@@ -769,7 +774,8 @@ class LocoPreTrainedModel(PreTrainedModel):
         """`PreTrainedModel.from_pretrained`, refusing weights that disagree with the config's switches.
 
         Raises:
-            ValueError naming the switch (`use_lcf`, `use_lac` or `use_dependency_block`) when the checkpoint lacks
+            ValueError naming the switch (`use_lcf`, `use_lac`, `use_dependency_block` or
+            `use_self_attention_query_norm`) when the checkpoint lacks
             the weights of a module the config switches on, or holds those of one it switches off
             (`check_switched_weights`).
         """
