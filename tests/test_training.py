@@ -220,6 +220,15 @@ def test_training_config_recipes_and_validation():
         TrainingConfig(cpu_threads=0)
 
 
+@pytest.mark.parametrize(
+    "option", ["max_grad_norm", "learning_rate", "weight_decay", "warmup_epochs", "ema_decay"]
+)
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_training_options_refuse_non_finite_numbers(option, value):
+    with pytest.raises(ValueError, match=f"TrainingConfig.{option} must be finite"):
+        TrainingConfig(**{option: value})
+
+
 def test_latest_checkpoint_ignores_incomplete_saves(tmp_path):
     root = tmp_path / "checkpoints"
     for step, complete in ((3, True), (12, True), (20, False)):
