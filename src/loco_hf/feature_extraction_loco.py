@@ -17,6 +17,8 @@ Departures from the reference:
   redoes a video with all of them only when a left-out candidate could have mattered (exact either way).
 * Hard NMS removes a suppressed candidate outright (the reference sets its score to 0, which min_score removes).
 * Annotations outside [0, duration] and segments with end <= start are errors, never silently dropped.
+* A video longer than `max_seq_len` runs as overlapping windows of `max_seq_len` steps (`forward_in_windows`), whose
+  points are merged before one post-processing; the reference runs it whole, in memory quadratic in its length.
 
 Shape letters: B videos, T steps, P points (all pyramid levels, level-major), C classes, N candidates,
 M detections kept per video.
