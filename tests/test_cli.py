@@ -130,13 +130,57 @@ def test_predict_prints_json_with_default_ids_and_durations(checkpoint, feature_
         (["--threshold", "2"], "threshold must be a number in"),
     ],
 )
-def test_predict_errors_exit_with_status_1(checkpoint, feature_files, extra, message, capsys):
+def test_predict_errors_exit_with_status_2(checkpoint, feature_files, extra, message, capsys):
     visual, audio = feature_files["clip_a"]
     status, _, err = run_cli(
         ["predict", str(checkpoint), "--visual", str(visual), "--audio", str(audio), *extra], capsys
     )
-    assert status == 1
+    assert status == 2
     assert message in err
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing folder", "no checkpoint folder './no-such-folder' (nor is it a Hub repo id)."),
+        (
+            "missing hub id",
+            "cannot load the checkpoint 'org/no-such-model': no such folder, and from the Hub:",
+        ),
+        ("bogus device", "--device 'bogus' is not a torch device"),
+        ("missing device", "--device 'cuda:7' is not available on this machine."),
+        ("output under a file", "cannot be written: "),
+        (
+            "3-D features",
+            "visual_features of video 'batch' must have shape (T, visual_dim), one video, got (3, 20, 24).",
+        ),
+    ],
+)
+def test_predict_problems_are_one_line_with_status_2(
+    checkpoint, feature_files, tmp_path, case, message, capsys
+):
+    visual, audio = feature_files["clip_a"]
+    model, extra = str(checkpoint), []
+    if case == "missing folder":
+        model = "./no-such-folder"
+    elif case == "missing hub id":
+        model = "org/no-such-model"
+    elif case == "bogus device":
+        extra = ["--device", "bogus"]
+    elif case == "missing device":
+        extra = ["--device", "cuda:7"]
+    elif case == "output under a file":
+        extra = ["--output", str(visual / "events.json")]
+    else:
+        visual = tmp_path / "batch.npy"
+        np.save(visual, np.zeros((3, 20, 24), dtype=np.float32))
+    status, out, err = run_cli(
+        ["predict", model, "--visual", str(visual), "--audio", str(audio), *extra], capsys
+    )
+    assert (status, out) == (2, "")
+    # The message is the last line of stderr (transformers may draw a loading progress bar before it).
+    assert err.endswith("\n") and err.splitlines()[-1].startswith("loco-hf predict: error: ")
+    assert message in err.splitlines()[-1] and "Traceback" not in err
 
 
 def test_predict_old_option_spellings_warn(checkpoint, feature_files, capsys):
@@ -160,7 +204,7 @@ def test_predict_missing_file(checkpoint, feature_files, tmp_path, capsys):
     status, _, err = run_cli(
         ["predict", str(checkpoint), "--visual", str(visual), "--audio", str(tmp_path / "nope.npy")], capsys
     )
-    assert status == 1 and "no such .npy file" in err
+    assert status == 2 and "no such .npy file" in err
 
 
 def test_train_forwards_to_training(monkeypatch, capsys):

@@ -1,6 +1,8 @@
 import json
+import math
 
 import pytest
+from huggingface_hub.errors import StrictDataclassFieldValidationError
 
 from loco_hf import PRESETS, UNAV100_CLASS_NAMES, LocoConfig
 
@@ -138,3 +140,42 @@ def test_removed_fields_load_when_they_ask_for_the_built_in_behaviour(tmp_path, 
     assert field not in loaded.to_dict() and loaded.to_dict() == LocoConfig.from_preset("small").to_dict()
     with pytest.raises(ValueError, match=f"LocoConfig.{field}"):
         LocoConfig(**{field: other})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"lac_initial_windows": [1.0, 2.0, 4.0, math.nan]},
+        {"regression_ranges": [[0, 4], [4, 8], [8, 16], [16, 32], [32, 64], [64, math.inf]]},
+    ],
+)
+def test_non_finite_numbers_in_lists_are_rejected(overrides):
+    with pytest.raises(ValueError, match=f"LocoConfig.{next(iter(overrides))} must be finite"):
+        LocoConfig(**overrides)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_every_float_field_rejects_non_finite_values(value):
+    floats = [name for name, annotation in LocoConfig.__annotations__.items() if annotation == float | int]
+    assert len(floats) == 15 and "lcf_temperature" in floats and "fps" in floats
+    for name in floats:
+        with pytest.raises(ValueError, match=f"LocoConfig.{name} must be finite"):
+            LocoConfig(**{name: value})
+
+
+def test_an_int_for_a_float_field_is_stored_as_a_float(tmp_path):
+    config = LocoConfig.from_preset("small", lac_max_shift=50, fps=25, lac_initial_windows=[1, 2, 4, 8])
+    assert config.lac_max_shift == 50.0 and isinstance(config.lac_max_shift, float)
+    assert isinstance(config.fps, float) and all(
+        isinstance(width, float) for width in config.lac_initial_windows
+    )
+    # A hand-written config.json with whole numbers loads, and saves them back as floats.
+    saved = config.to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({**saved, "fps": 25, "lac_max_shift": 50}))
+    loaded = LocoConfig.from_pretrained(tmp_path)
+    assert loaded.to_dict() == config.to_dict() and isinstance(loaded.fps, float)
+
+
+def test_a_bool_for_a_float_field_is_rejected():
+    with pytest.raises(StrictDataclassFieldValidationError, match="lac_max_shift"):
+        LocoConfig(lac_max_shift=True)

@@ -20,6 +20,8 @@ from loco_hf.feature_extraction_loco import (
     seconds_to_steps,
     soft_nms_1d,
     steps_to_seconds,
+    window_core_bounds,
+    window_starts,
 )
 
 ANNOTATIONS_PATH = Path(__file__).parents[2] / "shared/data/unav100/unav100_annotations.json"
@@ -29,6 +31,14 @@ I3D_GRID = {"fps": 25.0, "feature_stride": 8, "feature_window": 24}
 @pytest.fixture
 def small_extractor():
     return LocoFeatureExtractor.from_model_config(LocoConfig.from_preset("small"))
+
+
+@pytest.fixture
+def small_model():
+    from loco_hf import LocoForEventLocalization
+
+    torch.manual_seed(0)
+    return LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
 
 
 def random_video(generator, length, extractor):
@@ -204,11 +214,8 @@ def test_longest_padding_rounds_up_to_the_largest_stride(small_extractor):
         small_extractor(visual, audio, padding="shortest")
 
 
-def test_longest_padding_gives_the_same_predictions(small_extractor):
-    from loco_hf import LocoForEventLocalization
-
-    torch.manual_seed(0)
-    model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+def test_longest_padding_gives_the_same_predictions(small_extractor, small_model):
+    model = small_model
     generator = np.random.default_rng(0)
     visual = [generator.standard_normal((length, 256), dtype=np.float32) for length in (40, 61)]
     audio = [generator.standard_normal((length, 128), dtype=np.float32) for length in (40, 61)]
@@ -662,3 +669,160 @@ def test_post_process_matches_reference_loop(seed, top_k, max_detections):
         torch.testing.assert_close(single["segments"], result["segments"])
         torch.testing.assert_close(single["scores"], result["scores"])
         assert single["label_names"] == result["label_names"]
+
+
+def test_non_finite_logits_from_finite_inputs_raise(small_extractor, small_model):
+    model = small_model
+    with torch.no_grad():
+        model.classification_head.prior_bias.fill_(math.nan)  # a corrupt weight
+        visual, audio = random_video(np.random.default_rng(0), 40, small_extractor)
+        outputs = model(**small_extractor(visual, audio, return_tensors="pt"))
+    with pytest.raises(ValueError, match="logits for video 0 hold NaN or infinite values"):
+        small_extractor.post_process_event_localization(outputs, [15.0])
+    # Padded points are not decoded, so whatever they hold is no error.
+    outputs.logits[:] = -5.0
+    outputs.point_mask[:, 150:] = False
+    outputs.logits[:, 150:] = math.nan
+    (result,) = small_extractor.post_process_event_localization(outputs, [15.0])
+    assert result["scores"].numel() > 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"fps": 12.5}, "fps is 12.5 here but 25.0 in the model"),
+        ({"feature_stride": 4}, "feature_stride is 4 here but 8 in the model"),
+        ({"max_seq_len": 256}, "max_seq_len is 256 here but 224 in the model"),
+        (
+            {"id2label": {0: "renamed", **{i: f"LABEL_{i}" for i in range(1, 20)}}},
+            "id2label\\[0\\] is 'renamed' here",
+        ),
+        ({"id2label": {i: f"LABEL_{i}" for i in range(19)}}, "id2label\\[19\\] is None here but 'LABEL_19'"),
+    ],
+)
+def test_extractor_and_model_config_that_disagree_raise(changes, message):
+    config = LocoConfig.from_preset("small")
+    LocoFeatureExtractor.from_model_config(config).check_model_config(config)  # a matching pair passes
+    extractor = LocoFeatureExtractor(
+        **{**LocoFeatureExtractor.from_model_config(config).to_dict(), **changes}
+    )
+    with pytest.raises(ValueError, match=f"preprocessor_config.json.*disagree: {message}"):
+        extractor.check_model_config(config)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Sliding windows over long videos
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def test_window_placement_hand_computed():
+    assert window_starts(224, 224, 160, 32) == [0]
+    assert window_starts(100, 224, 160, 32) == [0]
+    # 500 steps: 0 and 160 by the hop, then the window ending at the video's end, its start rounded up to 32.
+    assert window_starts(500, 224, 160, 32) == [0, 160, 288]
+    assert window_starts(4480, 224, 160, 32)[-1] == 4256 and len(window_starts(4480, 224, 160, 32)) == 28
+    # Cores split each overlap in its middle, rounded down to 32: (0 + 224 + 160) / 2 = 192, (160 + 224 + 288) / 2 = 336.
+    assert window_core_bounds([0, 160, 288], 224, 32) == [(-math.inf, 192), (192, 320), (320, math.inf)]
+    assert window_core_bounds([0], 224, 32) == [(-math.inf, math.inf)]
+
+
+def test_default_window_overlap_and_its_checks(small_extractor):
+    assert small_extractor.sliding_window and small_extractor.window_overlap_steps == 64
+    for overlap in (16, 224, -32, 32.0):
+        with pytest.raises(ValueError, match="window_overlap_steps must be a multiple of max_stride"):
+            LocoFeatureExtractor.from_model_config(
+                LocoConfig.from_preset("small"), window_overlap_steps=overlap
+            )
+
+
+class PatternModel(torch.nn.Module):
+    """A stand-in model whose logits fire where visual channel 0 is 1: at the stride-1 points only, each seeing just
+    its own step, with segments of +- 2 steps. It records the longest input it is given."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.longest_input = 0
+
+    def forward(self, visual_features, audio_features, attention_mask):
+        from loco_hf.loss_loco import make_points
+
+        batch_size, length, _ = visual_features.shape
+        self.longest_input = max(self.longest_input, length)
+        padded = -(-length // self.config.max_stride) * self.config.max_stride
+        positions, strides, _ = make_points(padded, self.config)
+        pattern = torch.nn.functional.pad(visual_features[..., 0], (0, padded - length))  # (B, T')
+        logits = torch.full((batch_size, len(positions), self.config.num_labels), -20.0)
+        logits[:, :padded, 3] = 20.0 * pattern - 10.0  # the stride-1 points come first
+        valid = positions[None].long() < attention_mask.sum(1, keepdim=True)  # (B, P)
+        offsets = torch.full((batch_size, len(positions), self.config.num_labels, 2), 2.0)
+        return SimpleNamespace(
+            logits=logits,
+            segment_offsets=offsets,
+            point_positions=positions,
+            point_strides=strides,
+            point_mask=valid,
+        )
+
+
+def test_a_video_twenty_windows_long_is_localized_window_by_window(small_extractor):
+    config = LocoConfig.from_preset("small")
+    num_steps = 20 * config.max_seq_len
+    visual = np.zeros((num_steps, config.visual_dim), dtype=np.float32)
+    audio = np.zeros((num_steps, config.audio_dim), dtype=np.float32)
+    # Events in the first window, on both sides of a core boundary (192), inside an overlap, and in the last window.
+    event_steps = [3, 150, 191, 192, 200, 2000, num_steps - 4]
+    visual[event_steps, 0] = 1.0 - 0.02 * np.arange(
+        len(event_steps)
+    )  # distinct scores: no ties in the NMS order
+    inputs = small_extractor(visual, audio, return_tensors="pt")
+    duration = float(small_extractor.steps_to_seconds(num_steps + 1))
+
+    model = PatternModel(config)
+    windowed = small_extractor.post_process_event_localization(
+        small_extractor.forward_in_windows(model, inputs), [duration]
+    )[0]
+    assert model.longest_input == config.max_seq_len  # never more than one window at a time
+    found = sorted(small_extractor.seconds_to_steps(windowed["segments"].mean(1)).round().long().tolist())
+    assert found == event_steps  # each event once: none lost at a window edge, none doubled in an overlap
+    assert (windowed["labels"] == 3).all()
+
+    # This model sees only its own step, so windows must give exactly what one pass over the whole video gives.
+    small_extractor.sliding_window = False
+    whole_model = PatternModel(config)
+    whole = small_extractor.post_process_event_localization(
+        small_extractor.forward_in_windows(whole_model, inputs), [duration]
+    )[0]
+    assert whole_model.longest_input == num_steps
+    for key in ("segments", "scores", "labels"):
+        torch.testing.assert_close(windowed[key], whole[key])
+
+
+def test_videos_within_max_seq_len_take_one_plain_call(small_extractor, small_model):
+    model = small_model
+    generator = np.random.default_rng(0)
+    visual, audio = zip(
+        *(random_video(generator, length, small_extractor) for length in (224, 61)), strict=True
+    )
+    inputs = small_extractor(visual, audio, return_tensors="pt")
+    with torch.no_grad():
+        direct, windowed = model(**inputs), small_extractor.forward_in_windows(model, inputs)
+    assert windowed.logits.shape == direct.logits.shape
+    torch.testing.assert_close(windowed.logits, direct.logits, rtol=0, atol=0)
+
+
+def test_the_real_model_never_sees_more_than_one_window(small_extractor, small_model):
+    model = small_model
+    lengths = []
+    model.loco.register_forward_hook(lambda module, args, output: lengths.append(output.padded_length))
+    visual, audio = random_video(np.random.default_rng(0), 5 * 224 + 7, small_extractor)
+    with torch.no_grad():
+        outputs = small_extractor.forward_in_windows(
+            model, small_extractor(visual, audio, return_tensors="pt")
+        )
+    assert max(lengths) == 224 and len(lengths) == len(window_starts(5 * 224 + 7, 224, 160, 32))
+    (result,) = small_extractor.post_process_event_localization(outputs, [400.0])
+    assert result["segments"].shape[0] == small_extractor.max_detections
+    assert float(result["segments"].max()) > float(
+        small_extractor.steps_to_seconds(4 * 224)
+    )  # the last windows count

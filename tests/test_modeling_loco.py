@@ -548,3 +548,69 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_config, tiny_batch
         torch.testing.assert_close(gradients[name], gradient, rtol=0, atol=0, msg=name)
     with pytest.warns(FutureWarning):  # transformers' older name still works (and points to the new one)
         build(config).gradient_checkpointing_enable()
+
+
+@pytest.mark.parametrize(
+    ("class_labels", "segments", "message"),
+    [
+        ([1], [[10.0, 5.0]], "end > start"),  # start > end
+        ([1], [[6.0, 6.0]], "end > start"),  # zero length
+        ([1], [[math.nan, 6.0]], "finite"),
+        ([1], [[-20.0, -10.0]], "outside the video's 20 steps"),  # before the first feature's window
+        ([1], [[25.0, 30.0]], "outside the video's 20 steps"),  # after the last valid step
+        (torch.tensor([1.7]), [[2.0, 6.0]], "integer class ids"),
+        ([1, 2], [[2.0, 6.0]], r"shape \(2, 2\)"),
+    ],
+)
+def test_labels_that_no_point_could_learn_are_errors(tiny_config, class_labels, segments, message):
+    model = build(tiny_config)
+    mask = torch.zeros(1, 32, dtype=torch.long)
+    mask[0, :20] = 1
+    with pytest.raises(ValueError, match=message):
+        model(
+            torch.randn(1, 32, 24),
+            torch.randn(1, 32, 12),
+            attention_mask=mask,
+            labels=[{"class_labels": class_labels, "segments": segments}],
+        )
+
+
+def test_labels_at_the_edges_of_the_video_are_accepted(tiny_config):
+    # An event within the first feature's window (a short event at 0 s starts at -1.5 steps) and one reaching past
+    # the last valid step, as annotations in seconds give: both overlap what the features cover.
+    model = build(tiny_config)
+    mask = torch.zeros(1, 32, dtype=torch.long)
+    mask[0, :20] = 1
+    labels = [{"class_labels": [1, 2], "segments": [[-1.5, -0.6], [15.0, 20.4]]}]
+    output = model(torch.randn(1, 32, 24), torch.randn(1, 32, 12), attention_mask=mask, labels=labels)
+    assert torch.isfinite(output.loss)
+
+
+@pytest.mark.parametrize(
+    "switch", ["use_lac", "use_lcf", "use_dependency_block", "use_self_attention_query_norm"]
+)
+@pytest.mark.parametrize("saved_value", [True, False])
+def test_weights_that_disagree_with_a_switch_refuse_to_load(tmp_path, switch, saved_value):
+    import json
+
+    build(make_tiny_config(**{switch: saved_value})).save_pretrained(tmp_path / "saved")
+    # Loaded with the switch flipped, by an argument or by an edited config.json.
+    with pytest.raises(
+        ValueError, match=f"{switch}={not saved_value}: the weights were saved with {switch}={saved_value}"
+    ):
+        LocoForEventLocalization.from_pretrained(tmp_path / "saved", **{switch: not saved_value})
+    config_path = tmp_path / "saved" / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), switch: not saved_value}))
+    with pytest.raises(ValueError, match=switch):
+        LocoForEventLocalization.from_pretrained(tmp_path / "saved")
+
+
+def test_other_missing_keys_keep_transformers_behaviour(tmp_path, tiny_config):
+    from loco_hf import LocoModel
+
+    build(tiny_config).save_pretrained(tmp_path)
+    # The base model from a checkpoint with heads: the heads are unexpected keys, which transformers only reports.
+    base, info = LocoModel.from_pretrained(tmp_path, output_loading_info=True)
+    assert isinstance(base, LocoModel) and any(
+        key.startswith("classification_head") for key in info["unexpected_keys"]
+    )

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -148,9 +149,10 @@ def test_input_forms_and_duration(localizer, tmp_path):
     from_tensors = localizer({key: torch.from_numpy(value) for key, value in video.items()}, threshold=0.0)
     assert from_paths == reference
     assert [e["label"] for e in from_tensors] == [e["label"] for e in reference]
-    # A given duration clips the events; streams of different lengths are cut to the shorter one.
-    clipped = localizer({**video, "duration": 3.0}, threshold=0.0)
-    assert clipped and max(e["end"] for e in clipped) <= 3.0 + 1e-6
+    # A given duration clips the events (25 steps cover 8.64 s; 8.0 s is within the 2-step tolerance); streams of
+    # different lengths are cut to the shorter one.
+    clipped = localizer({**video, "duration": 8.0}, threshold=0.0)
+    assert clipped and max(e["end"] for e in clipped) <= 8.0 + 1e-6
     shorter_audio = {**video, "audio_features": video["audio_features"][:20]}
     assert localizer(shorter_audio, threshold=0.0) == localizer(
         {key: value[:20] for key, value in video.items()}, threshold=0.0
@@ -218,6 +220,14 @@ def test_lists_and_batches(localizer):
         ),
         ({**make_video(), "audio_features": {"a": 1}}, "must be a .T, D. numpy array"),
         ({**make_video(), "audio_features": [[1.0, 2.0], [3.0]]}, "audio_features of .* not a rectangular"),
+        (
+            {**make_video(), "visual_features": np.zeros((3, 20, 24)), "video_id": "v10"},
+            r"visual_features of video 'v10' must have shape \(T, visual_dim\), one video, got \(3, 20, 24\)",
+        ),
+        (
+            {**make_video(num_steps=150), "duration": 1.0, "video_id": "v11"},
+            r"duration of video 'v11' is 1.0 s, but its 150 feature steps cover 48.64 s",
+        ),
     ],
 )
 def test_bad_inputs_raise_value_errors(localizer, bad_input, message):
@@ -237,6 +247,60 @@ def test_bad_inputs_raise_value_errors(localizer, bad_input, message):
 def test_bad_parameters_raise_value_errors(localizer, parameters, message):
     with pytest.raises(ValueError, match=message):
         localizer(make_video(), **parameters)
+
+
+def test_empty_list_gives_empty_list(localizer):
+    assert localizer([]) == []
+
+
+def test_a_longer_duration_only_warns(localizer, caplog):
+    with caplog.at_level("WARNING"):
+        events = localizer({**make_video(num_steps=20), "duration": 60.0, "video_id": "v12"}, threshold=0.0)
+    assert events and "video 'v12': 20 feature steps, but a 60.00 s video gives" in caplog.text
+
+
+def test_long_videos_run_window_by_window(parts, localizer):
+    """A video 20 x max_seq_len long: the model never sees more than max_seq_len steps, events come from the first
+    and the last windows, and the pipeline gives what the feature extractor's windows and post-processing give."""
+    model, extractor = parts
+    num_steps = 20 * extractor.max_seq_len
+    video = make_video(num_steps=num_steps, seed=7)
+    lengths = []
+    hook = model.loco.register_forward_hook(lambda module, args, output: lengths.append(output.padded_length))
+    try:
+        events = localizer(video, threshold=0.0, top_k=1000)
+    finally:
+        hook.remove()
+    assert max(lengths) == extractor.max_seq_len and len(lengths) > 20
+    window_seconds = extractor.steps_to_seconds(extractor.max_seq_len)
+    assert min(event["start"] for event in events) < window_seconds
+    assert max(event["end"] for event in events) > default_duration(num_steps, extractor) - window_seconds
+    inputs = extractor(video["visual_features"], video["audio_features"], return_tensors="pt")
+    with torch.no_grad():
+        outputs = extractor.forward_in_windows(model, inputs)
+    (expected,) = extractor.post_process_event_localization(
+        outputs, [default_duration(num_steps, extractor)], max_detections=1000
+    )
+    assert sorted(event["score"] for event in events) == pytest.approx(sorted(expected["scores"].tolist()))
+
+
+def test_checkpoint_files_that_disagree_refuse_to_load(saved_checkpoint, tmp_path):
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(saved_checkpoint / name, tmp_path / name)
+    settings = json.loads((saved_checkpoint / "preprocessor_config.json").read_text())
+    for change, message in (
+        ({"fps": 12.5}, "fps is 12.5 here but 25.0 in the model"),
+        ({"id2label": {**settings["id2label"], "0": "renamed"}}, "id2label\\[0\\] is 'renamed' here"),
+    ):
+        (tmp_path / "preprocessor_config.json").write_text(json.dumps({**settings, **change}))
+        with pytest.raises(ValueError, match=f"preprocessor_config.json.*disagree: {message}"):
+            load_pipeline(tmp_path)
+    # An edited config.json: the weights hold LAC, the config says use_lac false.
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    config = json.loads((saved_checkpoint / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "use_lac": False}))
+    with pytest.raises(ValueError, match="holds LAC weights .* use_lac=False"):
+        load_pipeline(tmp_path)
 
 
 # ---- saving and loading -------------------------------------------------------------------------------------------

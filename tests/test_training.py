@@ -122,6 +122,38 @@ def test_outputs_reload_and_reproduce_the_test_metrics(trained_run, tmp_path):
     assert {"mAP", "average_mAP", "per_class_AP", "by_length", "false_positives"} <= set(metrics)
 
 
+def test_evaluation_refuses_checkpoint_files_that_disagree(trained_run, tmp_path):
+    output_dir, _ = trained_run
+    for name in ("config.json", "model.safetensors"):
+        (tmp_path / name).write_bytes((output_dir / name).read_bytes())
+    settings = json.loads((output_dir / "preprocessor_config.json").read_text())
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({**settings, "fps": 12.5}))
+    with pytest.raises(ValueError, match="preprocessor_config.json.*disagree: fps is 12.5 here but 25.0"):
+        evaluate_checkpoint(EvaluationConfig(model=str(tmp_path), num_videos=NUM_VIDEOS, plots=False))
+
+
+def test_evaluation_runs_videos_longer_than_max_seq_len_window_by_window(tiny_config):
+    from accelerate import Accelerator
+    from torch.utils.data import DataLoader
+
+    from loco_hf.data import LocoDataCollator
+    from loco_hf.training import evaluate_model
+
+    torch.manual_seed(0)
+    model = LocoForEventLocalization(tiny_config).eval()
+    extractor = LocoFeatureExtractor.from_model_config(tiny_config)
+    split = synthetic_unav(num_videos=NUM_VIDEOS, visual_dim=24, audio_dim=12, num_classes=5)["test"]
+    longest = max(len(features) for features in split["visual_features"])
+    assert longest > 3 * tiny_config.max_seq_len  # synthetic videos last 10 to 60 s: up to 186 steps
+    loader = DataLoader(split.with_format("numpy"), batch_size=2, collate_fn=LocoDataCollator(extractor))
+    lengths = []
+    model.loco.register_forward_hook(lambda module, args, output: lengths.append(output.padded_length))
+    predictions = evaluate_model(model, loader, extractor, Accelerator(cpu=True))
+    assert max(lengths) == tiny_config.max_seq_len
+    assert sorted(predictions) == sorted(split["video_id"])
+    assert all(len(video["scores"]) for video in predictions.values())
+
+
 def test_model_card(trained_run):
     output_dir, summary = trained_run
     card = ModelCard.load(output_dir / "README.md")
@@ -186,6 +218,15 @@ def test_training_config_recipes_and_validation():
         TrainingConfig(preset="large")
     with pytest.raises(ValueError, match="cpu_threads"):
         TrainingConfig(cpu_threads=0)
+
+
+@pytest.mark.parametrize(
+    "option", ["max_grad_norm", "learning_rate", "weight_decay", "warmup_epochs", "ema_decay"]
+)
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_training_options_refuse_non_finite_numbers(option, value):
+    with pytest.raises(ValueError, match=f"TrainingConfig.{option} must be finite"):
+        TrainingConfig(**{option: value})
 
 
 def test_latest_checkpoint_ignores_incomplete_saves(tmp_path):

@@ -178,19 +178,73 @@ def _per_video(values: Sequence | None, count: int, option: str) -> list:
 
 def predict_main(argv: list[str] | None = None) -> int:
     """`loco-hf predict` and `scripts/predict.py`: localizes events in .npy features with a checkpoint and writes
-    them as JSON (stdout, or --output), with a timeline PNG per video (--plot). Returns the exit status: 1, with
-    the message on stderr, for bad input (argument errors exit with status 2)."""
+    them as JSON (stdout, or --output), with a timeline PNG per video (--plot). Returns the exit status: 2, with
+    one line on stderr naming the problem, for bad arguments or input (as argparse does for its own errors)."""
     _configure_logging(logging.WARNING)
     args = build_predict_parser().parse_args(argv)
     try:
         return _predict(args)
-    except ValueError as error:
-        print(f"loco-hf predict: error: {error}", file=sys.stderr)
-        return 1
+    except (ValueError, OSError) as error:
+        print(f"loco-hf predict: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+
+
+def _check_device(device: str | None) -> None:
+    """Raises a ValueError unless `device` is None or a torch device that this machine has."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"--device {device!r} is not a torch device (cpu, cuda, cuda:1, mps, ...)."
+        ) from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available() and (parsed.index or 0) < torch.cuda.device_count(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not available.get(parsed.type, True):
+        raise ValueError(f"--device {device!r} is not available on this machine.")
+
+
+def _check_writable(path: Path | None, option: str) -> None:
+    """Raises a ValueError when `path` could not be written: a folder, or under a file (checked before the run)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a folder; give a file name.")
+    parent = next(folder for folder in path.parents if folder.exists())
+    if not parent.is_dir():
+        raise ValueError(
+            f"{option} {str(path)!r} cannot be written: {str(parent)!r} is a file, not a folder."
+        )
+
+
+def _load_localizer(model: str, device: str | None, revision: str | None):
+    """`load_pipeline` with errors that name the checkpoint: a missing folder, or a Hub id that cannot be loaded."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    from .pipeline_loco import load_pipeline
+
+    if not Path(model).is_dir():
+        try:
+            validate_repo_id(model)
+        except HFValidationError:
+            raise ValueError(f"no checkpoint folder {model!r} (nor is it a Hub repo id).") from None
+    try:
+        return load_pipeline(model, device=device, **({} if revision is None else {"revision": revision}))
+    except OSError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise ValueError(
+            f"cannot load the checkpoint {model!r}: no such folder, and from the Hub: {first_line}"
+        ) from None
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .pipeline_loco import DEFAULT_THRESHOLD, load_pipeline, round_events
+    from .pipeline_loco import DEFAULT_THRESHOLD, round_events
 
     count = len(args.visual)
     audio = _per_video(args.audio, count, "--audio")
@@ -204,8 +258,10 @@ def _predict(args: argparse.Namespace) -> int:
 
         require_matplotlib()  # fail before running the model when matplotlib is missing
 
-    options = {} if args.revision is None else {"revision": args.revision}
-    localizer = load_pipeline(args.model, device=args.device, **options)
+    _check_device(args.device)
+    _check_writable(args.output, "--output")
+    _check_writable(args.plot, "--plot")
+    localizer = _load_localizer(args.model, args.device, args.revision)
     inputs = []
     for visual, audio_path, duration, video_id in zip(args.visual, audio, durations, video_ids, strict=True):
         video = {"visual_features": visual, "audio_features": audio_path, "video_id": video_id}
@@ -377,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs `loco-hf [-v] COMMAND ...`: the command's `*_main` with the rest of the arguments. Returns the exit
-    status (argument errors exit with status 2, bad input with 1)."""
+    status (2 for argument errors and bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-v"], ["--verbose"]):
         _configure_logging(logging.INFO)

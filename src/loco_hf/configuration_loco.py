@@ -12,6 +12,7 @@ and UnAV's self-attention query norm, initialisation and position-table rule; `r
 handling of padded steps, for converted UnAV checkpoints (`loco_hf.convert_unav_checkpoint`).
 """
 
+import math
 import warnings
 
 from huggingface_hub.dataclasses import strict
@@ -147,6 +148,11 @@ INITIALIZERS = ("normal", "unav")
 POSITION_INTERPOLATIONS = ("resample", "linear")
 
 
+def _float_field_names(config_class) -> list[str]:
+    """Fields typed `float | int`: float fields that accept an int, as JSON may write 25 for 25.0."""
+    return [name for name, annotation in config_class.__annotations__.items() if annotation == float | int]
+
+
 @strict
 class LocoConfig(PreTrainedConfig):
     r"""
@@ -236,6 +242,9 @@ class LocoConfig(PreTrainedConfig):
     `layer_scale_init_value`: their gates (LCF's coherence gate, LAC's window and null key) already decide what a
     step takes in, and from 1e-4 a short schedule is spent growing the scale.
 
+    Numbers: a float field also accepts an int (a config.json may hold 25 for 25.0) and stores it as a float; a
+    bool is rejected (by the strict type check). NaN and infinite values are rejected in every float field and list.
+
     Deprecated fields, still accepted with a FutureWarning: `cross_attention_queries` ("self" / "other", now
     `cross_attention_query_source` "updated_stream" / "other_stream"), and `lac_null_key` (always True),
     `lcf_layer_scale_init_value` and `lac_layer_scale_init_value` (always 1.0), which raise for any other value.
@@ -246,7 +255,7 @@ class LocoConfig(PreTrainedConfig):
     # features
     visual_dim: int = 2048
     audio_dim: int = 128
-    fps: float = 25.0
+    fps: float | int = 25.0
     feature_stride: int = 8
     feature_window: int = 24
     max_seq_len: int = 224
@@ -257,10 +266,10 @@ class LocoConfig(PreTrainedConfig):
     intermediate_size: int = 2048
     num_embedding_layers: int = 2
     num_unimodal_layers: int = 2
-    drop_path_rate: float = 0.1
-    layer_scale_init_value: float = 1e-4
+    drop_path_rate: float | int = 0.1
+    layer_scale_init_value: float | int = 1e-4
     initializer: str = "normal"
-    initializer_range: float = 0.02
+    initializer_range: float | int = 0.02
     use_self_attention_query_norm: bool = False
     position_interpolation: str = "resample"
     reference_padding: bool = False
@@ -269,14 +278,14 @@ class LocoConfig(PreTrainedConfig):
     use_lcf: bool = True
     lcf_radius: int = 2
     lcf_projection_dim: int = 128
-    lcf_temperature: float = 0.1
-    lcf_loss_weight: float = 0.1
+    lcf_temperature: float | int = 0.1
+    lcf_loss_weight: float | int = 0.1
 
     # LAC
     use_lac: bool = True
-    lac_min_window: float = 0.5
-    lac_max_window: float = 16.0
-    lac_max_shift: float = 4.0
+    lac_min_window: float | int = 0.5
+    lac_max_window: float | int = 16.0
+    lac_max_shift: float | int = 4.0
     lac_initial_windows: list[float | int] | None = None
     cross_attention_query_source: str = "updated_stream"
 
@@ -287,14 +296,14 @@ class LocoConfig(PreTrainedConfig):
     dependency_hidden_size: int = 128
     head_hidden_size: int = 512
     num_head_layers: int = 2
-    classification_prior_prob: float = 0.01
+    classification_prior_prob: float | int = 0.01
 
     # loss
-    focal_alpha: float = 0.25
-    focal_gamma: float = 2.0
-    regression_loss_weight: float = 1.0
-    loss_normalizer_init: float = 250.0
-    loss_normalizer_momentum: float = 0.9
+    focal_alpha: float | int = 0.25
+    focal_gamma: float | int = 2.0
+    regression_loss_weight: float | int = 1.0
+    loss_normalizer_init: float | int = 250.0
+    loss_normalizer_momentum: float | int = 0.9
 
     def __post_init__(self, **kwargs):
         old_fields = {name: kwargs.pop(name) for name in DEPRECATED_FIELDS if name in kwargs}
@@ -312,6 +321,7 @@ class LocoConfig(PreTrainedConfig):
         elif self.id2label is not None and self.label2id is None:
             self.label2id = {name: int(i) for i, name in self.id2label.items()}
         super().__post_init__(**kwargs)
+        self.store_numbers_as_floats()
         # Validated here rather than in a `validate_*` method: `@strict` would wrap the ValueError in its own
         # exception type, and users (and transformers' loaders) expect a ValueError.
         self.check_values()
@@ -354,8 +364,28 @@ class LocoConfig(PreTrainedConfig):
                 fields.pop("label2id", None)  # derived again from the new names
         return cls(**fields)
 
+    def store_numbers_as_floats(self):
+        """Stores an int given for a float field (or inside a list of floats) as a float, so types survive a save."""
+        for name in _float_field_names(type(self)):
+            setattr(self, name, float(getattr(self, name)))
+        self.lac_initial_windows = [float(width) for width in self.lac_initial_windows]
+        if self.regression_ranges is not None:
+            self.regression_ranges = [
+                [float(bound) for bound in low_high] for low_high in self.regression_ranges
+            ]
+
     def check_values(self):
         """Raises a ValueError naming the field for each impossible value."""
+        numbers = {name: [getattr(self, name)] for name in _float_field_names(type(self))}
+        numbers["lac_initial_windows"] = self.lac_initial_windows
+        numbers["regression_ranges"] = [
+            bound for low_high in self.regression_ranges or [] for bound in low_high
+        ]
+        for name, values in numbers.items():
+            if not all(math.isfinite(value) for value in values):
+                raise ValueError(
+                    f"LocoConfig.{name} must be finite (no NaN or infinity), got {getattr(self, name)}."
+                )
         positive_ints = (
             "visual_dim", "audio_dim", "feature_stride", "feature_window", "max_seq_len", "hidden_size",
             "num_attention_heads", "intermediate_size", "num_embedding_layers", "lcf_projection_dim",

@@ -17,14 +17,18 @@ Departures from the reference:
   redoes a video with all of them only when a left-out candidate could have mattered (exact either way).
 * Hard NMS removes a suppressed candidate outright (the reference sets its score to 0, which min_score removes).
 * Annotations outside [0, duration] and segments with end <= start are errors, never silently dropped.
+* A video longer than `max_seq_len` runs as overlapping windows of `max_seq_len` steps (`forward_in_windows`), whose
+  points are merged before one post-processing; the reference runs it whole, in memory quadratic in its length.
 
 Shape letters: B videos, T steps, P points (all pyramid levels, level-major), C classes, N candidates,
 M detections kept per video.
 """
 
+import itertools
 import logging
 import math
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -284,6 +288,90 @@ def soft_nms_1d(
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Sliding windows over long videos (pure functions)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def window_starts(num_steps: int, window_steps: int, hop_steps: int, align_steps: int) -> list[int]:
+    """
+    First steps of the sliding windows that cover a video: 0, hop, 2 hop, ..., then one window ending at the video's
+    end (its start rounded up to a multiple of `align_steps`). One window, starting at 0, when the video fits in one.
+
+    Args:
+        num_steps (`int`): valid steps of the video.
+        window_steps (`int`): steps per window (the model's `max_seq_len`).
+        hop_steps (`int`): steps between two window starts, a positive multiple of `align_steps`.
+        align_steps (`int`): every start is a multiple of it (the largest pyramid stride), so the points of all
+            windows lie on the grid of one whole-video pass.
+
+    Returns:
+        `list[int]`: window starts, in steps, increasing; window i covers [start_i, start_i + window_steps).
+    """
+    if num_steps <= window_steps:
+        return [0]
+    last = -(-(num_steps - window_steps) // align_steps) * align_steps
+    return [*range(0, last, hop_steps), last]
+
+
+def window_core_bounds(starts: list[int], window_steps: int, align_steps: int) -> list[tuple[float, float]]:
+    """
+    The part of each window whose points are kept when windows are merged: from the middle of its overlap with the
+    previous window to the middle of its overlap with the next one (rounded down to a multiple of `align_steps`),
+    so that every point of the video is taken once, from the window where it sees the most context around it.
+
+    Args:
+        starts (`list[int]`): window starts from `window_starts`, in steps.
+        window_steps (`int`), align_steps (`int`): as for `window_starts`.
+
+    Returns:
+        `list` of `(low, high)` per window, in steps of the whole video: the window keeps points with
+        low <= position < high (the first starts at -inf, the last ends at +inf).
+    """
+    middles = [
+        (current + window_steps + following) // (2 * align_steps) * align_steps
+        for current, following in itertools.pairwise(starts)
+    ]
+    return list(zip([-math.inf, *middles], [*middles, math.inf], strict=True))
+
+
+def merge_window_outputs(window_outputs: Sequence, starts: list[int], window_steps: int, align_steps: int):
+    """
+    Merges the model outputs of the sliding windows of a batch into the outputs of one pass over whole videos: points
+    move to whole-video positions and each window keeps only the points of its core (`window_core_bounds`), so the
+    merged set holds every point once and `post_process_event_localization` decodes and suppresses it as a whole.
+
+    Args:
+        window_outputs (`Sequence`): per window, model outputs with logits `(B, P_i, C)`, segment_offsets
+            `(B, P_i, C, 2)`, point_positions `(P_i,)` (in steps of the window), point_strides `(P_i,)` and
+            point_mask `(B, P_i)`.
+        starts (`list[int]`): the windows' starts, in steps of the whole video.
+        window_steps (`int`), align_steps (`int`): as for `window_starts`.
+
+    Returns:
+        `SimpleNamespace` with the same five fields over all windows' points, P = sum of P_i: point_positions in
+        steps of the whole video, point_mask false outside each window's core.
+    """
+    logits, offsets, positions, strides, masks = [], [], [], [], []
+    for outputs, start, (low, high) in zip(
+        window_outputs, starts, window_core_bounds(starts, window_steps, align_steps), strict=True
+    ):
+        window_positions = outputs.point_positions + start  # (P_i,) window steps -> video steps
+        in_core = (window_positions >= low) & (window_positions < high)  # (P_i,)
+        logits.append(outputs.logits)
+        offsets.append(outputs.segment_offsets)
+        positions.append(window_positions)
+        strides.append(outputs.point_strides)
+        masks.append(outputs.point_mask & in_core[None])  # (B, P_i)
+    return SimpleNamespace(
+        logits=torch.cat(logits, dim=1),  # (B, P, C)
+        segment_offsets=torch.cat(offsets, dim=1),  # (B, P, C, 2)
+        point_positions=torch.cat(positions),  # (P,)
+        point_strides=torch.cat(strides),  # (P,)
+        point_mask=torch.cat(masks, dim=1),  # (B, P)
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Feature extractor
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -364,6 +452,11 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         reference_padding (`bool`, default False): the model handles padded steps as the UnAV code does (its
             config's `reference_padding`, set for converted UnAV checkpoints), so its outputs depend on the amount
             of padding: only UnAV's padding ("max_length") is accepted.
+        sliding_window (`bool`, default True): `forward_in_windows` runs a video longer than `max_seq_len` as
+            overlapping windows of `max_seq_len` steps, so memory and time grow linearly with its length rather than
+            quadratically (the model's attention is dense); False runs it whole.
+        window_overlap_steps (`int`, *optional*): steps shared by two consecutive windows, a multiple of
+            `max_stride`; by default a quarter of `max_seq_len` rounded up to `max_stride` (64 of 224).
     """
 
     model_input_names = ["visual_features", "audio_features", "attention_mask"]
@@ -388,6 +481,8 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         min_score: float = 0.001,
         max_detections: int = 100,
         reference_padding: bool = False,
+        sliding_window: bool = True,
+        window_overlap_steps: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -427,6 +522,22 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         self.min_score = float(min_score)
         self.max_detections = max_detections
         self.reference_padding = bool(reference_padding)
+        if window_overlap_steps is None:
+            # A quarter of the window, rounded up to the largest stride, leaving a hop of at least one stride.
+            quarter = -(-max_seq_len // (4 * max_stride)) * max_stride
+            window_overlap_steps = min(quarter, max_seq_len - max_stride)
+        if (
+            isinstance(window_overlap_steps, bool)
+            or not isinstance(window_overlap_steps, int)
+            or not 0 <= window_overlap_steps < max_seq_len
+            or window_overlap_steps % max_stride
+        ):
+            raise ValueError(
+                f"LocoFeatureExtractor.window_overlap_steps must be a multiple of max_stride ({max_stride}) in "
+                f"[0, max_seq_len) = [0, {max_seq_len}), got {window_overlap_steps!r}."
+            )
+        self.sliding_window = bool(sliding_window)
+        self.window_overlap_steps = window_overlap_steps
 
     @classmethod
     def from_model_config(cls, config: LocoConfig, **kwargs) -> "LocoFeatureExtractor":
@@ -446,6 +557,37 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             reference_padding=config.reference_padding,
             **kwargs,
         )
+
+    def check_model_config(self, config: LocoConfig) -> None:
+        """
+        Raises a ValueError listing every setting in which this extractor and a model configuration disagree: the
+        feature dimensions, the time grid (fps, feature_stride, feature_window), max_seq_len, max_stride,
+        reference_padding and the class names. A checkpoint folder holds both (preprocessor_config.json and config.json); an fps that differs
+        between them scales every event time, a renamed class relabels every event.
+        """
+        expected = LocoFeatureExtractor.from_model_config(config)
+        differences = [
+            f"{field} is {getattr(self, field)} here but {getattr(expected, field)} in the model"
+            for field in ("visual_dim", "audio_dim", "fps", "feature_stride", "feature_window", "max_seq_len",
+                          "max_stride", "reference_padding")
+            if not math.isclose(getattr(self, field), getattr(expected, field))
+        ]  # fmt: skip
+        if self.id2label != expected.id2label:
+            label_id = min(
+                (label_id for label_id in self.id2label.keys() | expected.id2label.keys()
+                 if self.id2label.get(label_id) != expected.id2label.get(label_id)),
+            )  # fmt: skip
+            differences.append(
+                f"id2label[{label_id}] is {self.id2label.get(label_id)!r} here but "
+                f"{expected.id2label.get(label_id)!r} in the model"
+            )
+        if differences:
+            raise ValueError(
+                "The feature extractor (preprocessor_config.json) and the model (config.json) disagree: "
+                + "; ".join(differences)
+                + ". Event times or labels would be wrong: save the extractor with "
+                "LocoFeatureExtractor.from_model_config(model.config)."
+            )
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -575,6 +717,38 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             "attention_mask": attention_mask,
         }
         return BatchFeature(data, tensor_type=return_tensors)
+
+    def forward_in_windows(self, model, model_inputs):
+        """
+        Runs `model` on a batch of inputs, window by window when a video is longer than `max_seq_len` steps.
+
+        Short videos (every video of the batch within `max_seq_len` steps), or `sliding_window=False`, take one
+        plain call, `model(**model_inputs)`. Longer ones are cut into windows of `max_seq_len` steps overlapping by
+        `window_overlap_steps` (`window_starts`), run one window at a time, so that the model never sees more than
+        `max_seq_len` steps and memory stays that of one window, and merged (`merge_window_outputs`) into outputs
+        that `post_process_event_localization` decodes, with one NMS over all windows' candidates.
+
+        Args:
+            model: a `LocoForEventLocalization`, or any callable taking `visual_features`, `audio_features` and
+                `attention_mask` and returning the fields `post_process_event_localization` reads.
+            model_inputs (`dict`): visual_features `(B, T, visual_dim)`, audio_features `(B, T, audio_dim)` and
+                attention_mask `(B, T)`, as this extractor returns them (cast to the model's dtype as needed).
+
+        Returns:
+            The model's outputs, or for long videos a `SimpleNamespace` with logits, segment_offsets,
+            point_positions (in steps of the whole video), point_strides and point_mask over all windows' points.
+        """
+        inputs = {name: model_inputs[name] for name in self.model_input_names}
+        num_steps = int(inputs["attention_mask"].sum(1).max())
+        if not self.sliding_window or num_steps <= self.max_seq_len:
+            return model(**inputs)
+        hop_steps = self.max_seq_len - self.window_overlap_steps
+        starts = window_starts(num_steps, self.max_seq_len, hop_steps, self.max_stride)
+        window_outputs = [
+            model(**{name: value[:, start : start + self.max_seq_len] for name, value in inputs.items()})
+            for start in starts
+        ]
+        return merge_window_outputs(window_outputs, starts, self.max_seq_len, self.max_stride)
 
     # -----------------------------------------------------------------------------------------------------------------
     # Annotations <-> labels
@@ -714,6 +888,10 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
                 point_mask (`torch.BoolTensor` of shape `(B, P)`): valid points.
             durations (list of `float`, `np.ndarray` or `torch.Tensor` of shape `(B,)`): video durations, in seconds.
 
+        Raises:
+            ValueError when `outputs.logits` hold NaN or infinite values at valid points (from finite inputs this
+            means broken weights or an overflow), rather than returning no events.
+
         Returns:
             `list` of B dicts, each sorted by descending score: "segments" (`torch.FloatTensor` of shape `(k, 2)`,
             seconds), "scores" (`torch.FloatTensor` of shape `(k,)`, decayed by soft-NMS), "labels"
@@ -760,6 +938,14 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
         if num_classes != self.num_labels:
             raise ValueError(
                 f"outputs.logits has {num_classes} classes but id2label names {self.num_labels}."
+            )
+        # One check on the (B, P, C) logits: NaN scores would be dropped as low, returning no event for a broken model.
+        non_finite = (~torch.isfinite(logits) & point_mask[..., None]).flatten(1).any(1)  # (B,)
+        if bool(non_finite.any()):
+            index = int(torch.nonzero(non_finite)[0])
+            raise ValueError(
+                f"The model's logits for video {index} hold NaN or infinite values at valid points: its weights are "
+                "not finite or its computation overflowed (float16?). No events can be decoded from them."
             )
         if isinstance(durations, torch.Tensor):  # possibly on a GPU, where numpy cannot read it
             durations = durations.detach().cpu()

@@ -66,7 +66,11 @@ def make_points(
 def pad_labels(
     labels: list[dict], num_classes: int, device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-video label dicts -> padded segments (B, K, 2) in steps, classes (B, K) and validity (B, K)."""
+    """Per-video label dicts -> padded segments (B, K, 2) in steps, classes (B, K) and validity (B, K).
+
+    Raises a ValueError naming the video when its class labels are not integers (a float class such as 1.7 would
+    be truncated) or its segments are not one (start, end) pair per label. `check_labels` checks the values.
+    """
     max_events = max([len(video["class_labels"]) for video in labels] + [1])
     segments = torch.zeros(len(labels), max_events, 2, device=device)
     classes = torch.zeros(len(labels), max_events, dtype=torch.long, device=device)
@@ -75,17 +79,67 @@ def pad_labels(
         count = len(video["class_labels"])
         if count == 0:
             continue
-        class_labels = torch.as_tensor(video["class_labels"], device=device).long()
-        if class_labels.min() < 0 or class_labels.max() >= num_classes:
+        class_labels = torch.as_tensor(video["class_labels"], device=device)
+        if class_labels.is_floating_point() or class_labels.is_complex() or class_labels.dtype == torch.bool:
             raise ValueError(
-                f"labels[{index}]['class_labels'] must lie in [0, {num_classes}), got {class_labels}."
+                f"labels[{index}]['class_labels'] must be integer class ids, got dtype {class_labels.dtype}: "
+                f"{class_labels.tolist()}."
             )
-        segments[index, :count] = torch.as_tensor(video["segments"], device=device, dtype=torch.float32).view(
-            count, 2
-        )
-        classes[index, :count] = class_labels
+        video_segments = torch.as_tensor(video["segments"], device=device, dtype=torch.float32)
+        if video_segments.shape != (count, 2):
+            raise ValueError(
+                f"labels[{index}]['segments'] must have shape ({count}, 2), one (start, end) per class label, "
+                f"got {tuple(video_segments.shape)}."
+            )
+        segments[index, :count] = video_segments
+        classes[index, :count] = class_labels.long()
         valid[index, :count] = True
     return segments, classes, valid
+
+
+def check_labels(
+    segments: torch.Tensor,
+    classes: torch.Tensor,
+    valid: torch.Tensor,
+    num_steps: torch.Tensor,
+    num_classes: int,
+    margin_steps: float,
+) -> None:
+    """Raises a ValueError naming the first event that no point could learn, instead of making it background.
+
+    An event needs a class in [0, C), finite times, end > start, and an overlap with the span the video's features
+    cover, [-margin_steps, num_steps - 1 + margin_steps] (each feature covers its step +- half a window). Checked
+    for the whole batch at once, with one host sync.
+
+    Args:
+        segments (`(B, K, 2)` steps), classes (`(B, K)`), valid (`(B, K)` bool): from `pad_labels`.
+        num_steps (`torch.LongTensor` of shape `(B,)`): valid steps of each video.
+        num_classes (`int`): C.
+        margin_steps (`float`): half a feature window, in steps: feature_window / (2 * feature_stride).
+    """
+    starts, ends = segments[..., 0], segments[..., 1]  # (B, K) each
+    last_covered = num_steps[:, None].to(segments.dtype) - 1 + margin_steps  # (B, 1)
+    good_class = (classes >= 0) & (classes < num_classes)
+    good_times = torch.isfinite(segments).all(-1) & (ends > starts)
+    inside = (ends > -margin_steps) & (starts < last_covered)
+    bad = valid & ~(good_class & good_times & inside)  # (B, K)
+    if not bool(bad.any()):
+        return
+    video, event = torch.nonzero(bad)[0].tolist()
+    start, end = segments[video, event].tolist()
+    name = (
+        f"labels[{video}] event {event} (class {int(classes[video, event])}, segment [{start}, {end}] steps)"
+    )
+    if not bool(good_class[video, event]):
+        raise ValueError(f"{name}: class_labels must lie in [0, {num_classes}).")
+    if not bool(good_times[video, event]):
+        raise ValueError(
+            f"{name}: times must be finite with end > start (no zero-length or reversed events)."
+        )
+    raise ValueError(
+        f"{name} lies outside the video's {int(num_steps[video])} steps: segments must overlap "
+        f"[{-margin_steps}, {float(last_covered[video])}] steps."
+    )
 
 
 @torch.no_grad()

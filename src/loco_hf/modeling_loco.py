@@ -30,6 +30,7 @@ Departures from the UnAV code are commented where they happen and listed in docs
 """
 
 import math
+import re
 from dataclasses import dataclass
 from functools import cache, partial
 
@@ -44,6 +45,7 @@ from transformers.utils import ModelOutput, can_return_tuple, logging
 from .configuration_loco import LocoConfig
 from .loss_loco import (
     assign_labels,
+    check_labels,
     compute_loss,
     level_lengths,
     local_correspondence_loss,
@@ -712,6 +714,41 @@ class LocoRegressionHead(LocoHeadTrunk):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+# The weights that each switch adds to the network (state-dict keys, with or without the "loco." prefix). The query
+# norm also sits in the dependency block's self-attention blocks: the dependency block's pattern leaves it out.
+SWITCHED_WEIGHTS = {
+    "use_lcf": (re.compile(r"(^|\.)correspondence\."), "LCF"),
+    "use_lac": (re.compile(r"(^|\.)(visual|audio)_pyramid\.\d+\.(local_window\.|null_key$)"), "LAC"),
+    "use_dependency_block": (re.compile(r"(^|\.)dependency\.(?!\w+\.norm_context\.)"), "dependency-block"),
+    "use_self_attention_query_norm": (
+        re.compile(r"(^|\.)((visual|audio)_encoder\.\d+|dependency\.\w+)\.norm_context\."),
+        "self-attention query-norm",
+    ),
+}
+
+
+def check_switched_weights(missing_keys, unexpected_keys, checkpoint: str) -> None:
+    """Raises a ValueError when a checkpoint's weights and the config's switches (`SWITCHED_WEIGHTS`) disagree.
+
+    A module the config switches on whose weights the checkpoint lacks would start from random weights; weights of a
+    module the config switches off would be dropped. Either way the model would give other outputs than the one
+    saved, so loading stops and names the switch. Other missing or unexpected keys are left to transformers.
+    """
+    for switch, (pattern, module) in SWITCHED_WEIGHTS.items():
+        missing = sorted(key for key in missing_keys if pattern.search(key))
+        unexpected = sorted(key for key in unexpected_keys if pattern.search(key))
+        if missing:
+            raise ValueError(
+                f"{checkpoint} has no {module} weights (e.g. {missing[0]!r}), but the config sets {switch}=True: the "
+                f"weights were saved with {switch}=False. Load it with the config.json it was saved with."
+            )
+        if unexpected:
+            raise ValueError(
+                f"{checkpoint} holds {module} weights (e.g. {unexpected[0]!r}), but the config sets {switch}=False: "
+                f"the weights were saved with {switch}=True. Load it with the config.json it was saved with."
+            )
+
+
 class LocoPreTrainedModel(PreTrainedModel):
     config: LocoConfig
     config_class = LocoConfig
@@ -731,6 +768,27 @@ class LocoPreTrainedModel(PreTrainedModel):
             if isinstance(module, LocoDependencyBlock):
                 module.temporal.gradient_checkpointing = False
                 module.co_occurrence.gradient_checkpointing = False
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, refusing weights that disagree with the config's switches.
+
+        Raises:
+            ValueError naming the switch (`use_lcf`, `use_lac`, `use_dependency_block` or
+            `use_self_attention_query_norm`) when the checkpoint lacks
+            the weights of a module the config switches on, or holds those of one it switches off
+            (`check_switched_weights`).
+        """
+        output_loading_info = kwargs.pop("output_loading_info", False)
+        model, loading_info = super().from_pretrained(
+            pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs
+        )
+        check_switched_weights(
+            loading_info["missing_keys"],
+            loading_info["unexpected_keys"],
+            f"The checkpoint {str(pretrained_model_name_or_path)!r}",
+        )
+        return (model, loading_info) if output_loading_info else model
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -1033,6 +1091,9 @@ class LocoForEventLocalization(LocoPreTrainedModel):
             raise ValueError(f"labels must hold one dict per video ({logits.shape[0]}), got {len(labels)}.")
         config = self.config
         segments, classes, valid = pad_labels(labels, config.num_labels, logits.device)
+        num_steps = base.point_mask[:, : base.padded_length].sum(1)  # level 0's mask is the input mask
+        margin_steps = config.feature_window / (2 * config.feature_stride)
+        check_labels(segments, classes, valid, num_steps, config.num_labels, margin_steps)
         classification_targets, regression_targets = assign_labels(
             base.point_positions,
             base.point_strides,

@@ -71,7 +71,18 @@ def _video_name(inputs: dict) -> str:
 
 
 def _load_features(value, field: str, name: str):
-    """Returns an array or tensor as it is, nested lists as an array, and loads a `.npy` path without pickles."""
+    """Returns one video's (T, D) features: an array or tensor as it is, nested lists as an array, a `.npy` path
+    loaded without pickles. Anything but two dimensions is an error (the feature extractor would read a 3-D array
+    as a batch of videos)."""
+    features = _read_features(value, field, name)
+    if len(features.shape) != 2:
+        raise ValueError(
+            f"{field} of {name} must have shape (T, {field.split('_')[0]}_dim), one video, got {tuple(features.shape)}."
+        )
+    return features
+
+
+def _read_features(value, field: str, name: str):
     if isinstance(value, (str, os.PathLike)):
         path = os.fspath(value)
         if not os.path.isfile(path):
@@ -152,6 +163,15 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
                 model.name_or_path or type(model).__name__,
             )
         super().__init__(model, feature_extractor=feature_extractor, **kwargs)
+        # The two files of a checkpoint (preprocessor_config.json, config.json) must describe the same features,
+        # time grid and classes: otherwise every event time or label would silently be wrong.
+        self.feature_extractor.check_model_config(self.model.config)
+
+    def __call__(self, inputs, **kwargs):
+        """Localizes the events of one video (a dict) or of each video of a list or generator; `[]` gives `[]`."""
+        if isinstance(inputs, list) and not inputs:
+            return []
+        return super().__call__(inputs, **kwargs)
 
     def _sanitize_parameters(self, threshold=None, top_k=None, return_duration=None, **kwargs):
         if kwargs:
@@ -235,7 +255,15 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
             # The last feature whose window ends inside the video is centred half a window before its end.
             last_centre = duration - extractor.feature_window / (2 * extractor.fps)
             expected_steps = max(math.floor(extractor.seconds_to_steps(last_centre)) + 1, 1)
-            if abs(expected_steps - num_steps) > _LENGTH_TOLERANCE_STEPS:
+            if num_steps - expected_steps > _LENGTH_TOLERANCE_STEPS:
+                # Every event would be clipped to [0, duration], most of them to zero length.
+                raise ValueError(
+                    f"duration of {name} is {duration} s, but its {num_steps} feature steps cover "
+                    f"{self.default_duration(num_steps):.2f} s on this time grid (fps {extractor.fps}, feature_stride "
+                    f"{extractor.feature_stride}, feature_window {extractor.feature_window}): check the duration and "
+                    "the features' frame rate."
+                )
+            if expected_steps - num_steps > _LENGTH_TOLERANCE_STEPS:
                 logger.warning(
                     "%s: %d feature steps, but a %.2f s video gives %d on this time grid; check the duration and "
                     "the features' frame rate.",
@@ -256,11 +284,13 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
         """
         durations = model_inputs.pop("durations")
         dtype = self.model.dtype
-        outputs = self.model(
-            visual_features=model_inputs["visual_features"].to(dtype),
-            audio_features=model_inputs["audio_features"].to(dtype),
-            attention_mask=model_inputs["attention_mask"],
-        )
+        inputs = {
+            "visual_features": model_inputs["visual_features"].to(dtype),
+            "audio_features": model_inputs["audio_features"].to(dtype),
+            "attention_mask": model_inputs["attention_mask"],
+        }
+        # A video longer than max_seq_len runs as windows of max_seq_len steps, merged into one set of points.
+        outputs = self.feature_extractor.forward_in_windows(self.model, inputs)
         batch_size, num_points = outputs.point_mask.shape
         return {
             "logits": outputs.logits,

@@ -6,6 +6,7 @@ one for `small`. `parse_model_overrides` reads the JSON `LocoConfig` overrides o
 """
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -203,6 +204,13 @@ class TrainingConfig(DataConfig):
                 setattr(self, name, value)
         if self.eval_batch_size is None:
             self.eval_batch_size = self.batch_size
+        for option in fields(self):
+            value = getattr(self, option.name)
+            # NaN passes every comparison check below unnoticed (max_grad_norm=nan would turn clipping off).
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(
+                    f"TrainingConfig.{option.name} must be finite (no NaN or infinity), got {value}."
+                )
         positive = ("num_videos", "num_epochs", "batch_size", "eval_batch_size", "gradient_accumulation_steps",
                     "checkpoints_total_limit", "logging_steps")  # fmt: skip
         for name in positive:

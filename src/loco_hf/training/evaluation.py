@@ -39,6 +39,9 @@ def evaluate_checkpoint(config: EvaluationConfig) -> dict:
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     model = LocoForEventLocalization.from_pretrained(config.model)
     feature_extractor = LocoFeatureExtractor.from_pretrained(config.model)
+    feature_extractor.check_model_config(
+        model.config
+    )  # the folder's two files describe the same grid and classes
     model_config = model.config
     with accelerator.main_process_first():
         dataset = load_datasets(

@@ -163,7 +163,8 @@ def evaluate_model(
 ) -> dict[str, dict]:
     """Post-processed predictions of every video of a prepared dataloader, each video exactly once.
 
-    Each process decodes its batches with `post_process_event_localization`; `accelerator.gather_for_metrics`
+    Each process runs its batches through `feature_extractor.forward_in_windows` (windows of `max_seq_len` steps for
+    longer videos) and decodes them with `post_process_event_localization`; `accelerator.gather_for_metrics`
     collects them and drops the samples Accelerate repeated to even out the last batches.
 
     Returns:
@@ -174,7 +175,8 @@ def evaluate_model(
     progress = tqdm(dataloader, desc=description, leave=False, disable=not accelerator.is_local_main_process)
     for batch in progress:
         with accelerator.autocast():
-            outputs = model(**model_inputs({**batch, "labels": None}))
+            # Videos longer than max_seq_len run as windows of max_seq_len steps, as in the pipeline.
+            outputs = feature_extractor.forward_in_windows(model, batch)
         results = feature_extractor.post_process_event_localization(outputs, batch["durations"].tolist())
         videos = [
             {
