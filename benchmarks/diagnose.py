@@ -10,7 +10,9 @@ regenerates the first `--num_videos` test videos of the setting (benchmarks/fami
 sorts every feature step into one kind (a labelled audio-visual event, an audio-only or a visual-only distractor,
 or background; a step inside a labelled event counts as the event) and reports, per kind:
 
-* confidence: the mean of the largest class probability over the points at that step (all pyramid levels);
+* confidence: the mean of the largest class probability over the points at that step (all pyramid levels), and
+  the mean probability of the step's own class (the labelled event's class; on a distractor, the distractor's
+  class, which is a wrong answer);
 * LCF (when on): the coherence c(t) and the gate sigmoid(k c(t) + b) of each stream, averaged over the layers;
 * cross-modal attention at pyramid level 0, per direction: the mass on LAC's null key, inside the query's own
   window (within one predicted width of its shifted centre) and within two steps of the query (every variant);
@@ -40,34 +42,47 @@ LOCAL_RADIUS_STEPS = 2
 IN_WINDOW_MIN_BIAS = -0.5
 
 
-def step_kinds(video, num_steps: int, feature_extractor) -> np.ndarray:
+def step_kinds(video, num_steps: int, feature_extractor, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """
-    The kind of each feature step of a synthetic video, as an index into `STEP_KINDS`.
+    The kind of each feature step of a synthetic video, and the classes of what makes it that kind.
 
     A step is placed at its window's centre (`feature_extractor.steps_to_seconds`); it is an event if a labelled
-    segment holds that time, else a distractor of the modality of a distractor span holding it, else background.
+    segment holds that time (its classes: those of the labelled events there), else a distractor of the modality of
+    a distractor span holding it (its classes: those of the distractors there), else background (no class).
 
     Args:
         video (`loco_hf.data.SyntheticVideo`): the video with its hidden sources.
         num_steps (`int`): T, the video's feature length.
+        num_classes (`int`): C.
 
     Returns:
-        `np.ndarray` of shape `(T,)`, int64.
+        kinds (`np.ndarray` of shape `(T,)`, int64): indices into `STEP_KINDS`; classes (`(T, C)`, bool).
     """
     times = feature_extractor.steps_to_seconds(np.arange(num_steps, dtype=np.float64))  # (T,)
 
-    def inside(segments: np.ndarray) -> np.ndarray:
+    def covering(segments) -> np.ndarray:
         segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
-        # (n, 1) against (1, T) -> (T,)
-        return ((segments[:, :1] <= times[None]) & (times[None] <= segments[:, 1:])).any(axis=0)
+        # (n, 1) against (1, T) -> (n, T): which span holds which step
+        return (segments[:, :1] <= times[None]) & (times[None] <= segments[:, 1:])
+
+    def classes_of(cover: np.ndarray, labels) -> np.ndarray:
+        one_hot = np.eye(num_classes, dtype=bool)[np.asarray(labels, dtype=np.int64)]  # (n, C)
+        return (cover[:, :, None] & one_hot[:, None]).any(axis=0)  # (n, T, C) -> (T, C)
 
     kinds = np.full(num_steps, STEP_KINDS.index("background"), dtype=np.int64)
+    classes = np.zeros((num_steps, num_classes), dtype=bool)
     modalities = np.array(video.distractor_modalities, dtype=object)
+    distractors = np.asarray(video.distractor_segments).reshape(-1, 2)
     for modality in ("visual", "audio"):
-        spans = np.asarray(video.distractor_segments).reshape(-1, 2)[modalities == modality]
-        kinds[inside(spans)] = STEP_KINDS.index(f"{modality}-only distractor")
-    kinds[inside(video.segments)] = STEP_KINDS.index("event")
-    return kinds
+        cover = covering(distractors[modalities == modality])
+        held = cover.any(axis=0)
+        kinds[held] = STEP_KINDS.index(f"{modality}-only distractor")
+        classes[held] = classes_of(cover, np.asarray(video.distractor_labels)[modalities == modality])[held]
+    cover = covering(video.segments)
+    held = cover.any(axis=0)
+    kinds[held] = STEP_KINDS.index("event")
+    classes[held] = classes_of(cover, video.labels)[held]
+    return kinds, classes
 
 
 class KindAverages:
@@ -202,18 +217,33 @@ def diagnose_model(model, feature_extractor, videos: list, batch_size: int = 8) 
             padding="longest",
         )
         valid = inputs["attention_mask"].bool()  # (B, T)
+        num_classes = model.config.num_labels
         kinds = torch.zeros(valid.shape, dtype=torch.long)
+        classes = torch.zeros((*valid.shape, num_classes), dtype=torch.bool)  # (B, T, C)
         for row, video in enumerate(batch_videos):
             length = int(valid[row].sum())
-            kinds[row, :length] = torch.from_numpy(step_kinds(video, length, feature_extractor))
+            row_kinds, row_classes = step_kinds(video, length, feature_extractor, num_classes)
+            kinds[row, :length], classes[row, :length] = (
+                torch.from_numpy(row_kinds),
+                torch.from_numpy(row_classes),
+            )
         with torch.no_grad(), recorded_attention(blocks) as attention, recorded_lcf(lcf_modules) as lcf:
             outputs = model(**inputs)
 
         # Confidence: the largest class probability of each point, at the step of its position.
-        confidence = outputs.logits.float().sigmoid().amax(dim=-1)  # (B, P, C) -> (B, P)
+        probabilities = outputs.logits.float().sigmoid()  # (B, P, C)
         point_steps = outputs.point_positions.round().long().clamp(max=valid.shape[1] - 1)  # (P,)
         point_valid = outputs.point_mask.bool() & valid[:, point_steps]
-        averages.add("confidence", confidence, kinds[:, point_steps], point_valid)
+        averages.add("confidence", probabilities.amax(dim=-1), kinds[:, point_steps], point_valid)
+        # ... and the probability of the class there (the labelled event's, or the distractor's: a wrong answer)
+        point_classes = classes[:, point_steps]  # (B, T, C) -> (B, P, C)
+        class_probability = probabilities.masked_fill(~point_classes, 0.0).amax(dim=-1)
+        averages.add(
+            "probability of its class",
+            class_probability,
+            kinds[:, point_steps],
+            point_valid & point_classes.any(dim=-1),
+        )
 
         for name, records in (("coherence", [c for c, _ in lcf]), ("gate", [g for _, g in lcf])):
             if records:
@@ -252,10 +282,14 @@ def validation_curve(output_dir: str | Path) -> list[tuple[float, float]]:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     config = next((record["config"] for record in records if "config" in record), {})
     steps_per_epoch = config.get("total_updates", 0) / max(config.get("num_epochs", 1), 1)
-    return [
-        (record["step"] / steps_per_epoch if steps_per_epoch else math.nan, record["validation/average_mAP"])
+    # the last evaluation can be logged twice at one step (each epoch's and the final one): keep one per step
+    by_step = {
+        record["step"]: record["validation/average_mAP"]
         for record in records
         if "validation/average_mAP" in record
+    }
+    return [
+        (step / steps_per_epoch if steps_per_epoch else math.nan, value) for step, value in by_step.items()
     ]
 
 

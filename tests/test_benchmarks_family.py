@@ -161,18 +161,18 @@ def test_step_kinds_put_events_over_distractors_over_background():
         distractor_segments=np.array([[1.5, 3.0], [3.2, 3.9]]), distractor_labels=np.array([1, 2]),
         distractor_modalities=["audio", "visual"],
     )  # fmt: skip
-    kinds = diagnose.step_kinds(video, 12, extractor)
+    kinds, classes = diagnose.step_kinds(video, 12, extractor, num_classes=3)
     names = [diagnose.STEP_KINDS[k] for k in kinds]
     centres = 0.32 * np.arange(12) + 0.48
-    for centre, name in zip(centres, names, strict=True):
+    for centre, name, step_classes in zip(centres, names, classes, strict=True):
         if 1.0 <= centre <= 2.0:
-            assert name == "event"
+            assert name == "event" and step_classes.tolist() == [True, False, False]
         elif 1.5 <= centre <= 3.0:
-            assert name == "audio-only distractor"
+            assert name == "audio-only distractor" and step_classes.tolist() == [False, True, False]
         elif 3.2 <= centre <= 3.9:
-            assert name == "visual-only distractor"
+            assert name == "visual-only distractor" and step_classes.tolist() == [False, False, True]
         else:
-            assert name == "background"
+            assert name == "background" and not step_classes.any()
     assert set(names) == set(diagnose.STEP_KINDS)
 
 
@@ -194,6 +194,10 @@ def test_diagnose_reads_confidence_lcf_and_attention_with_hooks(use_modules):
     means = diagnose.diagnose_model(model, extractor, videos, batch_size=2)
     assert math.isclose(sum(means["share of steps"]), 1.0)
     assert all(0 < value < 1 for value in means["confidence"] if not math.isnan(value))
+    # the own class's probability is one of the probabilities, never above the largest; background has no class
+    for own, largest in zip(means["probability of its class"], means["confidence"], strict=True):
+        assert math.isnan(own) or 0 < own <= largest + 1e-6
+    assert math.isnan(means["probability of its class"][diagnose.STEP_KINDS.index("background")])
     local = [name for name in means if name.endswith("within 2 steps")]
     assert sorted(local) == ["audio update: within 2 steps", "visual update: within 2 steps"]
     lcf = [name for name in means if name.startswith("LCF")]
@@ -226,6 +230,7 @@ def test_validation_curve_reads_the_training_log(tmp_path):
         {"step": 10, "time": 0.0, "loss": 1.0},
         {"step": 10, "time": 0.0, "validation/average_mAP": 0.05},
         {"step": 20, "time": 0.0, "validation/average_mAP": 0.08},
+        {"step": 20, "time": 0.0, "validation/average_mAP": 0.08, "test/average_mAP": 0.07},
     ]
     (tmp_path / "logs" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     assert diagnose.validation_curve(tmp_path) == [(1.0, 0.05), (2.0, 0.08)]
