@@ -246,9 +246,11 @@ def main():
         "--timelines", default=None, help="UnAV-100 annotation file (the real-timeline settings)"
     )
     args = parser.parse_args()
-    if args.family and args.list:
+    if args.list:
         print(family.format_settings())
         return
+    if args.family and (args.epochs or args.num_videos or args.batch_size or args.clean):
+        parser.error("--family sets the data and budget by --settings, --split_sizes and --budgets.")
     if BASELINE not in args.variants:
         parser.error(f"--variants must include {BASELINE!r}: the differences are taken from it.")
     if args.work_dir is None:
