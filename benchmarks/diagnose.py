@@ -205,6 +205,9 @@ def diagnose_model(model, feature_extractor, videos: list, batch_size: int = 8) 
     from loco_hf.modeling_loco import LocoLocalCorrespondence
 
     model.eval()
+    if model.config._attn_implementation not in (None, "sdpa"):
+        # the attention weights are read from the arguments of scaled_dot_product_attention, which "sdpa" calls
+        model.set_attn_implementation("sdpa")
     averages = KindAverages()
     blocks = level0_cross_attention_blocks(model)
     lcf_modules = [module for module in model.modules() if isinstance(module, LocoLocalCorrespondence)]

@@ -186,6 +186,7 @@ def test_diagnose_reads_confidence_lcf_and_attention_with_hooks(use_modules):
     config = make_tiny_config(**switches)
     torch.manual_seed(0)
     model = LocoForEventLocalization(config).eval()
+    model.set_attn_implementation("eager")  # diagnose switches to "sdpa", whose arguments it reads
     extractor = LocoFeatureExtractor.from_model_config(config)
     data = SyntheticUnAVConfig(num_classes=5, visual_dim=24, audio_dim=12, distractors_per_video=3.0)
     videos = [generate_synthetic_video(index, data) for index in range(3)]
