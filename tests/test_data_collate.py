@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from loco_hf.configuration_loco import LocoConfig
-from loco_hf.data.collate import LocoDataCollator, crop_video
+from loco_hf.data.collate import LengthGroupedSampler, LocoDataCollator, crop_video, video_lengths
 from loco_hf.data.synthetic import synthetic_unav
 from loco_hf.feature_extraction_loco import LocoFeatureExtractor
+from loco_hf.modeling_loco import LocoForEventLocalization
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +85,11 @@ def test_float16_rows_and_dataloader(feature_extractor, tmp_path):
         collate_fn=LocoDataCollator(feature_extractor, training=True),
     )
     batch = next(iter(loader))
+    longest = int(batch["attention_mask"].sum(dim=1).max())
     assert batch["visual_features"].dtype == torch.float32
-    assert batch["visual_features"].shape == (4, 224, 256) and len(batch["labels"]) == 4
+    assert (
+        batch["visual_features"].shape == (4, math.ceil(longest / 32) * 32, 256) and len(batch["labels"]) == 4
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -95,7 +99,9 @@ def test_float16_rows_and_dataloader(feature_extractor, tmp_path):
 
 def test_training_pads_to_max_seq_len_and_crops_long_videos(feature_extractor, rows):
     torch.manual_seed(0)
-    batch = LocoDataCollator(feature_extractor, training=True)([rows[0], long_row(), rows[3]])
+    batch = LocoDataCollator(feature_extractor, training=True, padding="max_length")(
+        [rows[0], long_row(), rows[3]]
+    )
     assert batch["visual_features"].shape == (3, 224, 256)
     assert batch["attention_mask"][1].sum() == 224  # the 300-step video is cropped, never an error
     for index, row in ((0, rows[0]), (2, rows[3])):
@@ -183,7 +189,81 @@ def test_training_batches_are_deterministic_under_torch_manual_seed(feature_extr
     assert any(not torch.equal(d, first["attention_mask"].sum(dim=1)) for d in different)
 
 
+def test_longest_padding_keeps_crops_labels_and_model_outputs(feature_extractor, rows):
+    """Padding a training batch only to its longest video changes the amount of padding and nothing else."""
+    batch_rows = rows[:4]
+    batches = {}
+    for padding in ("max_length", "longest"):
+        torch.manual_seed(5)
+        batches[padding] = LocoDataCollator(feature_extractor, training=True, padding=padding)(batch_rows)
+    full, short = batches["max_length"], batches["longest"]
+    lengths = full["attention_mask"].sum(dim=1)
+    assert full["visual_features"].shape[1] == 224
+    assert short["visual_features"].shape[1] == math.ceil(int(lengths.max()) / 32) * 32 < 224
+    assert torch.equal(short["attention_mask"].sum(dim=1), lengths)
+    padded = short["visual_features"].shape[1]
+    for name in ("visual_features", "audio_features", "attention_mask"):
+        assert torch.equal(short[name], full[name][:, :padded]) and not full[name][:, padded:].any()
+    for a, b in zip(full["labels"], short["labels"], strict=True):
+        assert torch.equal(a["segments"], b["segments"]) and torch.equal(a["class_labels"], b["class_labels"])
+
+    torch.manual_seed(0)
+    model = LocoForEventLocalization(LocoConfig.from_preset("small")).eval()
+    with torch.no_grad():
+        outputs = {
+            padding: model(
+                **{key: batch[key] for key in ("visual_features", "audio_features", "attention_mask")}
+            )
+            for padding, batch in batches.items()
+        }
+    for points_full, points_short in zip(
+        outputs["max_length"].point_mask.split([224 // s for s in (1, 2, 4, 8, 16, 32)], dim=1),
+        outputs["longest"].point_mask.split([padded // s for s in (1, 2, 4, 8, 16, 32)], dim=1),
+        strict=True,
+    ):
+        assert torch.equal(points_full[:, : points_short.shape[1]], points_short)
+    valid_full = outputs["max_length"].logits[outputs["max_length"].point_mask]
+    valid_short = outputs["longest"].logits[outputs["longest"].point_mask]
+    torch.testing.assert_close(valid_short, valid_full, rtol=1e-4, atol=1e-5)
+
+
+def test_video_lengths_match_the_features(rows, tmp_path):
+    dataset = synthetic_unav(12, split="train", cache_dir=str(tmp_path))
+    lengths = np.array([len(row["visual_features"]) for row in rows])
+    assert np.abs(np.array(video_lengths(dataset)) - lengths).max() <= 1
+
+
+def test_length_grouped_sampler_groups_lengths_and_follows_seed_and_epoch():
+    lengths = torch.randint(30, 185, (400,), generator=torch.Generator().manual_seed(0)).tolist()
+    sampler = LengthGroupedSampler(lengths, batch_size=16, seed=3)
+    first = list(sampler)
+    assert sorted(first) == list(range(400)) and first == list(sampler)
+    sampler.set_epoch(1)
+    assert list(sampler) != first and sorted(sampler) == list(range(400))
+    assert list(LengthGroupedSampler(lengths, batch_size=16, seed=4)) != first
+
+    def padded_steps(order):  # steps a collator pads the full batches to, summed
+        batches = [order[start : start + 16] for start in range(0, len(order) - 15, 16)]
+        return sum(16 * max(lengths[index] for index in batch) for batch in batches)
+
+    shuffled = torch.randperm(400, generator=torch.Generator().manual_seed(3)).tolist()
+    assert padded_steps(first) < 0.9 * padded_steps(shuffled)
+    with pytest.raises(ValueError, match="batch_size"):
+        LengthGroupedSampler(lengths, batch_size=0)
+
+
+def test_padding_follows_the_extractor_of_a_converted_checkpoint(rows):
+    """A converted UnAV checkpoint's outputs depend on the padding: its collator pads as UnAV does by default."""
+    reference = LocoFeatureExtractor.from_model_config(
+        LocoConfig.from_preset("small", reference_padding=True)
+    )
+    collator = LocoDataCollator(reference, training=True)
+    assert collator.padding == "max_length" and collator(rows[:2])["visual_features"].shape[1] == 224
+
+
 def test_invalid_collator_arguments(feature_extractor):
+    with pytest.raises(ValueError, match="padding"):
+        LocoDataCollator(feature_extractor, padding="max_seq_len")
     with pytest.raises(ValueError, match="crop_ratio"):
         LocoDataCollator(feature_extractor, crop_ratio=(0.0, 1.0))
     with pytest.raises(ValueError, match="truncation_threshold"):

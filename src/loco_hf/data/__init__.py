@@ -5,7 +5,7 @@ Data for LoCo: the event-dataset schema (`schema`), the UnAV-100 builder (`unav1
 (`collate`).
 """
 
-from .collate import LocoDataCollator, crop_video
+from .collate import LengthGroupedSampler, LocoDataCollator, crop_video, video_lengths
 from .schema import check_event_dataset, event_dataset_features, export_to_parquet, load_event_dataset
 from .statistics import (
     UNAV100_STATISTICS,
@@ -25,6 +25,7 @@ from .unav100 import UnAV100Builder, UnAV100Config, load_unav100_annotations, pr
 
 __all__ = [
     "UNAV100_STATISTICS",
+    "LengthGroupedSampler",
     "LocoDataCollator",
     "SyntheticUnAVConfig",
     "SyntheticVideo",
@@ -44,4 +45,5 @@ __all__ = [
     "synthetic_features",
     "synthetic_unav",
     "to_unav_annotations",
+    "video_lengths",
 ]

@@ -5,18 +5,24 @@
 into padded model inputs through `LocoFeatureExtractor`, and the annotations (seconds) into model labels (feature
 steps). In training it first crops every video as the reference does (`crop_video`), drawing from torch's global
 random generator so that `accelerate`'s `save_state` / `load_state` capture it and a resumed run crops exactly as
-the uninterrupted one.
+the uninterrupted one. A batch is padded only as far as its longest video needs, and `LengthGroupedSampler`
+orders a training split so that a batch holds videos of similar length (transformers' `group_by_length`): less
+padding, less work per step.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import Sampler
+from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from ..feature_extraction_loco import LocoFeatureExtractor
 
-__all__ = ["LocoDataCollator", "crop_video"]
+__all__ = ["LengthGroupedSampler", "LocoDataCollator", "crop_video", "video_lengths"]
+
+PADDING_STRATEGIES = ("longest", "max_length")
 
 
 def crop_video(
@@ -84,8 +90,14 @@ class LocoDataCollator:
     Args:
         feature_extractor (`LocoFeatureExtractor`): pads, masks and converts times (its `max_seq_len` is the
             training length).
-        training (`bool`, default False): crop each video (`crop_video`) and pad to exactly `max_seq_len`; otherwise
-            keep whole videos and pad to max(`max_seq_len`, the longest rounded up to the largest stride).
+        training (`bool`, default False): crop each video (`crop_video`) to at most `max_seq_len` steps; otherwise
+            keep whole videos.
+        padding (`str`, *optional*): "longest" pads a batch to its longest video rounded up to a multiple of the
+            largest stride; "max_length" pads as the UnAV reference does, to exactly `max_seq_len` in training and
+            to max(`max_seq_len`, the longest rounded up) otherwise. The crop and the labels do not depend on it,
+            and neither do the model's outputs at valid steps (beyond floating-point rounding), so "longest" does
+            less work for the same result; it is the default, except for a feature extractor with
+            `reference_padding` (a converted UnAV checkpoint, whose outputs depend on the padding): "max_length".
         crop_ratio (`tuple[float, float]`, default (0.9, 1.0)), truncation_threshold (`float`, default 0.5),
             max_crop_trials (`int`, default 200): the training crop (UnAV's values).
 
@@ -102,11 +114,18 @@ class LocoDataCollator:
 
     feature_extractor: LocoFeatureExtractor
     training: bool = False
+    padding: str | None = None
     crop_ratio: tuple[float, float] = (0.9, 1.0)
     truncation_threshold: float = 0.5
     max_crop_trials: int = 200
 
     def __post_init__(self):
+        if self.padding is None:
+            self.padding = "max_length" if self.feature_extractor.reference_padding else "longest"
+        if self.padding not in PADDING_STRATEGIES:
+            raise ValueError(
+                f"LocoDataCollator.padding must be one of {PADDING_STRATEGIES}, got {self.padding!r}."
+            )
         if len(self.crop_ratio) != 2 or not 0 < self.crop_ratio[0] <= self.crop_ratio[1] <= 1:
             raise ValueError(
                 f"LocoDataCollator.crop_ratio must be (low, high) with 0 < low <= high <= 1, got {self.crop_ratio}."
@@ -145,7 +164,12 @@ class LocoDataCollator:
             audio_list.append(audio)
             labels.append(target)
         batch = extractor(
-            visual_list, audio_list, return_tensors="pt", training=self.training, video_ids=video_ids
+            visual_list,
+            audio_list,
+            return_tensors="pt",
+            training=self.training,
+            video_ids=video_ids,
+            padding=self.padding,
         )
         return {
             "visual_features": batch["visual_features"],
@@ -155,3 +179,60 @@ class LocoDataCollator:
             "video_ids": video_ids,
             "durations": torch.tensor([float(row["duration"]) for row in rows], dtype=torch.float32),
         }
+
+
+def video_lengths(dataset) -> list[int]:
+    """
+    Feature steps of each video of an event dataset, from its time-grid columns (no feature is read).
+
+    T = floor((fps * duration - feature_window) / feature_stride) + 1, at least 1: the number of windows of
+    `feature_window` frames, `feature_stride` apart, that fit in the video. A tolerance of 1e-4 steps absorbs the
+    float32 rounding of the stored duration; a video whose extractor rounded differently at an exact window
+    boundary may hold one step fewer, which does not matter for grouping by length.
+
+    Args:
+        dataset (`datasets.Dataset`): rows with duration (seconds), fps, feature_stride and feature_window (frames).
+
+    Returns:
+        `list[int]`: one length per row, in row order.
+    """
+    grid = dataset.select_columns(["duration", "fps", "feature_stride", "feature_window"]).with_format(
+        "numpy"
+    )[:]
+    frames = grid["fps"].astype(np.float64) * grid["duration"]
+    steps = np.floor((frames - grid["feature_window"]) / grid["feature_stride"] + 1e-4) + 1
+    return np.maximum(steps, 1).astype(int).tolist()
+
+
+class LengthGroupedSampler(Sampler[int]):
+    r"""
+    A random order of a training split in which each run of `batch_size` indices holds videos of similar length.
+
+    Transformers' `get_length_grouped_indices`: shuffle, cut into mega-batches of up to 50 batches, sort each by
+    length (the batch holding the longest video first). The order is a function of (`seed`, epoch): Accelerate calls
+    `set_epoch` before each epoch, so a resumed run sees the same batches. Fewer padded steps per batch than a plain
+    shuffle, at the price of batches less mixed in length.
+
+    Args:
+        lengths (`Sequence[int]`): steps of each video (`video_lengths`).
+        batch_size (`int`): videos per batch.
+        seed (`int`, default 0): seed of the order.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"LengthGroupedSampler.batch_size must be >= 1, got {batch_size}.")
+        self.lengths = [int(length) for length in lengths]
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
