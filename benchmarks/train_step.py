@@ -1,35 +1,90 @@
 # Copyright 2026 The loco-hf authors. Licensed under the MIT licence.
-"""Train-step throughput and inference latency of a LoCo preset, on CPU or GPU.
+"""Train-step throughput, peak memory and inference speed of a LoCo preset, on CPU or GPU, at users' lengths.
 
     python benchmarks/train_step.py                                  # small preset, CPU, float32
     python benchmarks/train_step.py --preset unav100-i3d-vggish --device cuda --dtype bf16
+    python benchmarks/train_step.py --preset unav-baseline --batch_size 4 --steps 2 --profile
+    python benchmarks/train_step.py --lengths max --padding max_length   # the UnAV reference's 16 x 224 steps
+    python benchmarks/train_step.py --model_overrides '{"use_lcf": false, "use_lac": false,
+        "cross_attention_queries": "other"}'                        # the UnAV baseline at the small size
 
 A train step is `loco_hf.training.train_step` as the training loop runs it (forward and loss, backward, clipping,
-AdamW with the recipe's parameter groups, cosine schedule, weight EMA) on batches of synthetic videos with the
-preset's dims, collated and cropped by `LocoDataCollator` exactly as in training (collation is timed apart).
-Inference is the EMA-free model in eval mode plus `post_process_event_localization`, for one video of median
-UnAV-100 length (43.9 s, 134 steps) and for a batch. Prints milliseconds per step and videos per second, and what
-they imply for one UnAV-100 epoch (6,489 training videos) and for the 45-epoch recipe.
+AdamW with the recipe's parameter groups, cosine schedule, weight EMA) on batches collated and cropped by
+`LocoDataCollator` exactly as in training (collation is timed apart). The videos carry the content and events of
+synthetic videos with the preset's dims, stretched to lengths drawn from UnAV-100's training split
+(`--lengths unav100`: T = floor((25 * duration - 24) / 8) + 1 over the annotation file's durations, shipped as
+`unav100_train_lengths.csv` beside this script, or read from `--annotations`), or all `max_seq_len` steps long
+(`--lengths max`). `--group_by_length` orders them with `LengthGroupedSampler` as training does with that option.
+
+Inference is the model in eval mode plus `post_process_event_localization`, for one video of median UnAV-100
+length and for a batch of videos of drawn lengths. Prints milliseconds per step, videos per second, the peak memory
+of the train steps (resident set size on CPU, `torch.cuda.max_memory_allocated` on GPU) and what the speed implies
+for one UnAV-100 epoch (6,489 training videos) and the 45-epoch recipe. `--profile` adds torch.profiler's top
+operators of two train steps, the operator calls per step and `torch.utils.flop_counter`'s FLOP count of one step:
+figures that do not depend on the machine's load.
 """
 
 import argparse
+import csv
+import json
+import math
 import statistics
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 from transformers import get_scheduler
 
 from loco_hf.configuration_loco import PRESETS, LocoConfig
 from loco_hf.data import LocoDataCollator
+from loco_hf.data.collate import LengthGroupedSampler
 from loco_hf.feature_extraction_loco import LocoFeatureExtractor
 from loco_hf.modeling_loco import LocoForEventLocalization
-from loco_hf.training import RECIPES, load_datasets, model_config_for_dataset, parameter_groups, train_step
+from loco_hf.training import (
+    RECIPES,
+    load_datasets,
+    model_config_for_dataset,
+    parameter_groups,
+    parse_model_overrides,
+    train_step,
+)
 
 UNAV100_TRAIN_VIDEOS = 6489
-MEDIAN_UNAV100_DURATION_SECONDS = 43.9
+LENGTH_TABLE = Path(__file__).with_name("unav100_train_lengths.csv")
+# Videos whose lengths are drawn; the batches are the first ones of their (shuffled or length-grouped) order.
+LENGTH_POOL = 800
+
+
+def unav100_train_lengths(annotations: str | None) -> np.ndarray:
+    """Feature steps of every UnAV-100 training video (I3D grid: 25 fps, stride 8, window 24 frames)."""
+    if annotations:
+        database = json.loads(Path(annotations).read_text())["database"]
+        durations = [video["duration"] for video in database.values() if video["subset"] == "train"]
+        return np.array([math.floor((25 * duration - 24) / 8) + 1 for duration in durations])
+    with LENGTH_TABLE.open() as file:
+        table = [(int(row["steps"]), int(row["videos"])) for row in csv.DictReader(file)]
+    return np.repeat([steps for steps, _ in table], [videos for _, videos in table])
+
+
+def stretched_row(row: dict, steps: int, config: LocoConfig) -> dict:
+    """A synthetic row resampled (nearest step) to `steps` feature steps, its events scaled with its duration."""
+    source_steps = min(len(row["visual_features"]), len(row["audio_features"]))
+    index = np.arange(steps) * source_steps // steps
+    duration = ((steps - 1) * config.feature_stride + config.feature_window) / config.fps
+    scale = duration / float(row["duration"])
+    return {
+        **row,
+        "duration": np.float32(duration),
+        "visual_features": row["visual_features"][index],
+        "audio_features": row["audio_features"][index],
+        "segments": np.clip(np.asarray(row["segments"]) * scale, 0.0, duration),
+    }
 
 
 def synchronize(device: torch.device):
@@ -51,12 +106,49 @@ def timed(function, device: torch.device, repeats: int, warmup: int) -> list[flo
     return durations
 
 
+def reset_peak_memory(device: torch.device):
+    """Starts a new peak: CUDA's allocator statistics, or Linux's peak resident set size (VmHWM)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_memory_gib(device: torch.device) -> float:
+    """Peak since `reset_peak_memory`: `max_memory_allocated` on CUDA, the process's peak RSS on CPU, in GiB."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    status = Path("/proc/self/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return kib / 2**20
+
+
 def describe(name: str, durations: list[float], items: int, unit: str) -> str:
     median = statistics.median(durations)
     return (
-        f"{name:<34} {1000 * median:9.1f} ms median ({1000 * min(durations):.1f}-{1000 * max(durations):.1f}), "
+        f"{name:<40} {1000 * median:9.1f} ms median ({1000 * min(durations):.1f}-{1000 * max(durations):.1f}), "
         f"{items / median:8.1f} {unit}/s"
     )
+
+
+def print_profile(one_step, device: torch.device, steps: int = 2):
+    """Top operators of `steps` train steps by self time, operator calls per step and FLOPs of one step."""
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as profiler:
+        for _ in range(steps):
+            one_step()
+        synchronize(device)
+    events = profiler.key_averages()
+    sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(events.table(sort_by=sort_by, row_limit=25, max_name_column_width=48))
+    aten_calls = sum(event.count for event in events if event.key.startswith("aten::"))
+    print(f"aten operator calls per train step (all levels): {aten_calls / steps:.0f}")
+    if device.type == "cuda":
+        kernels = sum(event.count for event in events if event.device_type.name == "CUDA")
+        print(f"CUDA kernels per train step: {kernels / steps:.0f}")
+    with FlopCounterMode(display=False) as counter:
+        one_step()
+    print(f"FLOPs per train step (forward + backward): {counter.get_total_flops() / 1e9:.1f} GFLOP")
 
 
 def main():
@@ -68,6 +160,28 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="timed train steps")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--lengths",
+        default="unav100",
+        choices=["unav100", "max"],
+        help="video lengths: UnAV-100's, or max_seq_len",
+    )
+    parser.add_argument("--annotations", default=None, help="unav100_annotations.json to draw lengths from")
+    parser.add_argument(
+        "--padding", default="longest", choices=["longest", "max_length"], help="collator padding"
+    )
+    parser.add_argument("--group_by_length", action="store_true", help="batches of similar length")
+    parser.add_argument(
+        "--model_overrides",
+        default=None,
+        help='JSON of LocoConfig fields, e.g. \'{"use_lcf": false, "use_lac": false, "cross_attention_queries": '
+        "\"other\"}' for the UnAV baseline at the small preset's size",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the drawn lengths, order and crops")
+    parser.add_argument("--skip_inference", action="store_true", help="time train steps only")
+    parser.add_argument(
+        "--profile", action="store_true", help="top operators, calls and FLOPs of a train step"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,17 +191,29 @@ def main():
         cpu=device.type == "cpu", mixed_precision="bf16" if args.dtype == "bf16" else "no"
     )
 
-    # Videos with the preset's dims (the classes and grid follow the data, as in training).
+    # Videos with the preset's dims (the classes and grid follow the data, as in training), stretched to the lengths.
     preset = LocoConfig.from_preset(args.preset)
     data = load_datasets(None, 5 * batch_size, 0, preset)["train"].with_format("numpy")
-    config = model_config_for_dataset(args.preset, {}, data)
+    config = model_config_for_dataset(args.preset, parse_model_overrides(args.model_overrides), data)
     feature_extractor = LocoFeatureExtractor.from_model_config(config)
-    rows = [data[index] for index in range(len(data))]
-    collate = LocoDataCollator(feature_extractor, training=True)
-    batches = [
-        collate(rows[start : start + batch_size])
-        for start in range(0, len(rows) - batch_size + 1, batch_size)
+    sources = [data[index] for index in range(len(data))]
+    generator = np.random.default_rng(args.seed)
+    if args.lengths == "max":
+        lengths = np.full(LENGTH_POOL, config.max_seq_len)
+    else:
+        lengths = generator.choice(unav100_train_lengths(args.annotations), LENGTH_POOL)
+    if args.group_by_length:
+        order = list(LengthGroupedSampler(lengths.tolist(), batch_size, seed=args.seed))
+    else:
+        order = generator.permutation(LENGTH_POOL).tolist()
+    num_batches = min(args.warmup + args.steps, LENGTH_POOL // batch_size)
+    rows = [
+        stretched_row(sources[index % len(sources)], int(lengths[index]), config)
+        for index in order[: num_batches * batch_size]
     ]
+    collate = LocoDataCollator(feature_extractor, training=True, padding=args.padding)
+    torch.manual_seed(args.seed)
+    batches = [collate(rows[start : start + batch_size]) for start in range(0, len(rows), batch_size)]
     collate_seconds = timed(lambda: collate(rows[:batch_size]), torch.device("cpu"), 3, 1)
 
     model = LocoForEventLocalization(config)
@@ -103,44 +229,60 @@ def main():
         train_step(model, batch, optimizer, scheduler, accelerator, ema_model, 1.0)
 
     model.train()
-    train_seconds = timed(one_step, accelerator.device, args.steps, args.warmup)
+    for _ in range(args.warmup):
+        one_step()
+    reset_peak_memory(accelerator.device)
+    train_seconds = timed(one_step, accelerator.device, args.steps, 0)
+    peak = peak_memory_gib(accelerator.device)
+    padded = [batch["visual_features"].shape[1] for batch in batches]
+    valid = [int(batch["attention_mask"].sum()) for batch in batches]
 
-    # Inference: one median-length video, and a batch of them, decoded.
-    evaluator = accelerator.unwrap_model(model).eval()
-    steps = (
-        int((MEDIAN_UNAV100_DURATION_SECONDS * config.fps - config.feature_window) // config.feature_stride)
-        + 1
-    )
-    generator = torch.Generator().manual_seed(0)
-    visual = torch.randn(steps, config.visual_dim, generator=generator)
-    audio = torch.randn(steps, config.audio_dim, generator=generator)
-
-    def infer(count: int):
-        inputs = feature_extractor([visual] * count, [audio] * count, return_tensors="pt").to(
-            accelerator.device
-        )
-        with torch.no_grad(), accelerator.autocast():
-            outputs = evaluator(**inputs)
-        feature_extractor.post_process_event_localization(outputs, [MEDIAN_UNAV100_DURATION_SECONDS] * count)
-
-    single = timed(lambda: infer(1), accelerator.device, 5, 2)
-    batched = timed(lambda: infer(batch_size), accelerator.device, 3, 1)
-
-    parameters = sum(parameter.numel() for parameter in evaluator.parameters())
-    step = statistics.median(train_seconds)
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    step = statistics.mean(train_seconds)
     epoch_steps = UNAV100_TRAIN_VIDEOS // batch_size
     print(
         f"preset {args.preset} ({parameters / 1e6:.2f} M parameters), device {accelerator.device}, {args.dtype}, "
-        f"torch threads {torch.get_num_threads()}, batch {batch_size} x {config.max_seq_len} steps"
+        f"torch threads {torch.get_num_threads()}, batch {batch_size}, lengths {args.lengths}, padding "
+        f"{args.padding}{', grouped by length' if args.group_by_length else ''}"
+        + (f", overrides {args.model_overrides}" if args.model_overrides else "")
+    )
+    print(
+        f"padded steps per batch: mean {statistics.mean(padded):.0f} (min {min(padded)}, max {max(padded)}); "
+        f"valid steps {sum(valid) / (batch_size * sum(padded)):.0%} of the padded"
     )
     print(describe("collate + crop (CPU)", collate_seconds, batch_size, "videos"))
     print(describe("train step", train_seconds, batch_size, "videos"))
-    print(describe(f"inference, 1 video of {steps} steps", single, 1, "videos"))
-    print(describe(f"inference, {batch_size} videos", batched, batch_size, "videos"))
+    memory_kind = "max_memory_allocated" if accelerator.device.type == "cuda" else "peak RSS of the process"
+    print(f"{'peak memory during the train steps':<40} {peak:9.2f} GiB ({memory_kind})")
     print(
-        f"at this speed: a UnAV-100 epoch ({epoch_steps} steps) {epoch_steps * step / 60:.1f} min of train steps, "
-        f"the 45-epoch recipe {45 * epoch_steps * step / 3600:.2f} h (plus data loading and validation)"
+        f"at this speed (mean step {step:.3f} s): a UnAV-100 epoch ({epoch_steps} steps) {epoch_steps * step / 60:.1f} "
+        f"min of train steps, the 45-epoch recipe {45 * epoch_steps * step / 3600:.2f} h (plus loading, validation)"
     )
+    if args.profile:
+        print_profile(one_step, accelerator.device)
+
+    if args.skip_inference:
+        return
+    # Inference: one median-length video, and a batch of videos of drawn lengths, decoded.
+    evaluator = accelerator.unwrap_model(model).eval()
+    median_row = stretched_row(sources[0], int(np.median(lengths)), config)
+    batch_rows = rows[:batch_size]
+
+    def infer(videos: list[dict]):
+        inputs = feature_extractor(
+            [row["visual_features"] for row in videos],
+            [row["audio_features"] for row in videos],
+            return_tensors="pt",
+            padding=args.padding,
+        ).to(accelerator.device)
+        with torch.no_grad(), accelerator.autocast():
+            outputs = evaluator(**inputs)
+        feature_extractor.post_process_event_localization(outputs, [float(row["duration"]) for row in videos])
+
+    single = timed(lambda: infer([median_row]), accelerator.device, 5, 2)
+    batched = timed(lambda: infer(batch_rows), accelerator.device, 3, 1)
+    print(describe(f"inference, 1 video of {len(median_row['visual_features'])} steps", single, 1, "videos"))
+    print(describe(f"inference, {batch_size} videos", batched, batch_size, "videos"))
 
 
 if __name__ == "__main__":
