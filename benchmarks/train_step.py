@@ -92,17 +92,17 @@ def synchronize(device: torch.device):
         torch.cuda.synchronize(device)
 
 
-def timed(function, device: torch.device, repeats: int, warmup: int) -> list[float]:
-    """Seconds per call of `function` over `repeats` calls after `warmup` untimed ones."""
+def timed(function, device: torch.device, repeats: int, warmup: int, clock=time.perf_counter) -> list[float]:
+    """Seconds per call of `function` (wall clock, or `clock`) over `repeats` calls after `warmup` untimed ones."""
     for _ in range(warmup):
         function()
     durations = []
     for _ in range(repeats):
         synchronize(device)
-        start = time.perf_counter()
+        start = clock()
         function()
         synchronize(device)
-        durations.append(time.perf_counter() - start)
+        durations.append(clock() - start)
     return durations
 
 
@@ -234,6 +234,8 @@ def main():
     reset_peak_memory(accelerator.device)
     train_seconds = timed(one_step, accelerator.device, args.steps, 0)
     peak = peak_memory_gib(accelerator.device)
+    # CPU seconds of the process (all threads): with one thread, the work of a step whatever else runs beside it.
+    cpu_seconds = timed(one_step, accelerator.device, args.steps, 0, clock=time.process_time)
     padded = [batch["visual_features"].shape[1] for batch in batches]
     valid = [int(batch["attention_mask"].sum()) for batch in batches]
 
@@ -252,6 +254,7 @@ def main():
     )
     print(describe("collate + crop (CPU)", collate_seconds, batch_size, "videos"))
     print(describe("train step", train_seconds, batch_size, "videos"))
+    print(describe("train step, CPU time of the process", cpu_seconds, batch_size, "videos"))
     memory_kind = "max_memory_allocated" if accelerator.device.type == "cuda" else "peak RSS of the process"
     print(f"{'peak memory during the train steps':<40} {peak:9.2f} GiB ({memory_kind})")
     print(
