@@ -5,9 +5,9 @@
 into padded model inputs through `LocoFeatureExtractor`, and the annotations (seconds) into model labels (feature
 steps). In training it first crops every video as the reference does (`crop_video`), drawing from torch's global
 random generator so that `accelerate`'s `save_state` / `load_state` capture it and a resumed run crops exactly as
-the uninterrupted one. A batch is padded only as far as its longest video needs, and `LengthGroupedSampler`
-orders a training split so that a batch holds videos of similar length (transformers' `group_by_length`): less
-padding, less work per step.
+the uninterrupted one. With `padding="longest"` a batch is padded only as far as its longest video needs, and
+`LengthGroupedSampler` orders a training split so that a batch holds videos of similar length (transformers'
+`group_by_length`): less padding, less work per step.
 """
 
 from collections.abc import Iterator, Sequence
@@ -92,12 +92,12 @@ class LocoDataCollator:
             training length).
         training (`bool`, default False): crop each video (`crop_video`) to at most `max_seq_len` steps; otherwise
             keep whole videos.
-        padding (`str`, *optional*): "longest" pads a batch to its longest video rounded up to a multiple of the
-            largest stride; "max_length" pads as the UnAV reference does, to exactly `max_seq_len` in training and
-            to max(`max_seq_len`, the longest rounded up) otherwise. The crop and the labels do not depend on it,
-            and neither do the model's outputs at valid steps (beyond floating-point rounding), so "longest" does
-            less work for the same result; it is the default, except for a feature extractor with
-            `reference_padding` (a converted UnAV checkpoint, whose outputs depend on the padding): "max_length".
+        padding (`str`, default "max_length"): "max_length" pads as the UnAV reference does, to exactly
+            `max_seq_len` in training and to max(`max_seq_len`, the longest rounded up to a multiple of the largest
+            stride) otherwise; "longest" pads a batch only to its longest video rounded up, less work per step. The
+            crop and the labels do not depend on it. The model's outputs nearly do: a trained model's LayerNorm
+            biases reach the last valid steps through the padded steps (docs/architecture.md), so "longest" is not
+            the reference's exact computation, and a converted UnAV checkpoint (`reference_padding`) refuses it.
         crop_ratio (`tuple[float, float]`, default (0.9, 1.0)), truncation_threshold (`float`, default 0.5),
             max_crop_trials (`int`, default 200): the training crop (UnAV's values).
 
@@ -114,14 +114,12 @@ class LocoDataCollator:
 
     feature_extractor: LocoFeatureExtractor
     training: bool = False
-    padding: str | None = None
+    padding: str = "max_length"
     crop_ratio: tuple[float, float] = (0.9, 1.0)
     truncation_threshold: float = 0.5
     max_crop_trials: int = 200
 
     def __post_init__(self):
-        if self.padding is None:
-            self.padding = "max_length" if self.feature_extractor.reference_padding else "longest"
         if self.padding not in PADDING_STRATEGIES:
             raise ValueError(
                 f"LocoDataCollator.padding must be one of {PADDING_STRATEGIES}, got {self.padding!r}."
