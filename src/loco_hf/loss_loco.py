@@ -11,6 +11,7 @@ Shape letters: B batch, T steps, C classes, L levels, P points (all levels), K e
 
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
 
 from .configuration_loco import LocoConfig
 
@@ -23,6 +24,28 @@ def local_windows(hidden_states: torch.Tensor, radius: int) -> torch.Tensor:
     """(B, T, D) -> (B, T, W, D): for each step, the 2r + 1 steps around it (zeros beyond the ends)."""
     padded = F.pad(hidden_states, (0, 0, radius, radius))
     return padded.unfold(1, 2 * radius + 1, 1).transpose(2, 3)  # (B, T, D, W) -> (B, T, W, D)
+
+
+def local_dot_products(queries: torch.Tensor, keys: torch.Tensor, radius: int) -> torch.Tensor:
+    """(B, T, D) x (B, T, D) -> (B, T, W): queries[t] . keys[t + o] for o = -r ... r (0 beyond the ends).
+
+    One product and sum per offset over (B, T, D): a batched matmul of one (1, D) x (D, W) block per step, on the
+    windows of `local_windows`, is several times slower on CPU, forward and backward.
+    """
+    length = keys.shape[1]
+    padded = F.pad(keys, (0, 0, radius, radius))
+    products = [(queries * padded[:, offset : offset + length]).sum(-1) for offset in range(2 * radius + 1)]
+    return torch.stack(products, dim=-1)
+
+
+def local_weighted_sum(weights: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """(B, T, W) weights of each step's window, (B, T, D) states -> (B, T, D): sum_o weights[t, o] states[t + o]."""
+    radius, length = weights.shape[-1] // 2, states.shape[1]
+    padded = F.pad(states, (0, 0, radius, radius))
+    total = weights[..., :1] * padded[:, :length]
+    for offset in range(1, 2 * radius + 1):
+        total = total + weights[..., offset : offset + 1] * padded[:, offset : offset + length]
+    return total
 
 
 def local_window_mask(mask: torch.BoolTensor, radius: int) -> torch.BoolTensor:
@@ -66,35 +89,36 @@ def make_points(
 def pad_labels(
     labels: list[dict], num_classes: int, device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-video label dicts -> padded segments (B, K, 2) in steps, classes (B, K) and validity (B, K).
+    """Per-video label dicts -> padded segments (B, K, 2) in steps, classes (B, K) and validity (B, K), K >= 1.
 
     Raises a ValueError naming the video when its class labels are not integers (a float class such as 1.7 would
-    be truncated) or its segments are not one (start, end) pair per label. `check_labels` checks the values.
+    be truncated) or its segments are not one (start, end) pair per label. `check_labels` checks the values. The
+    batch is padded in one copy per field, not one per video.
     """
-    max_events = max([len(video["class_labels"]) for video in labels] + [1])
-    segments = torch.zeros(len(labels), max_events, 2, device=device)
-    classes = torch.zeros(len(labels), max_events, dtype=torch.long, device=device)
-    valid = torch.zeros(len(labels), max_events, dtype=torch.bool, device=device)
-    for index, video in enumerate(labels):
-        count = len(video["class_labels"])
-        if count == 0:
-            continue
+    counts = [len(video["class_labels"]) for video in labels]
+    classes, segments = [], []
+    for index, (video, count) in enumerate(zip(labels, counts, strict=True)):
         class_labels = torch.as_tensor(video["class_labels"], device=device)
-        if class_labels.is_floating_point() or class_labels.is_complex() or class_labels.dtype == torch.bool:
+        video_segments = torch.as_tensor(video["segments"], device=device, dtype=torch.float32)
+        if count and (
+            class_labels.is_floating_point() or class_labels.is_complex() or class_labels.dtype == torch.bool
+        ):
             raise ValueError(
                 f"labels[{index}]['class_labels'] must be integer class ids, got dtype {class_labels.dtype}: "
                 f"{class_labels.tolist()}."
             )
-        video_segments = torch.as_tensor(video["segments"], device=device, dtype=torch.float32)
-        if video_segments.shape != (count, 2):
+        if count and video_segments.shape != (count, 2):
             raise ValueError(
                 f"labels[{index}]['segments'] must have shape ({count}, 2), one (start, end) per class label, "
                 f"got {tuple(video_segments.shape)}."
             )
-        segments[index, :count] = video_segments
-        classes[index, :count] = class_labels.long()
-        valid[index, :count] = True
-    return segments, classes, valid
+        classes.append(class_labels.long().view(count))
+        segments.append(video_segments.view(count, 2))
+    if not any(counts):
+        empty = torch.zeros(len(labels), 1, device=device)
+        return empty.unsqueeze(-1).expand(-1, -1, 2).clone(), empty.long(), empty.bool()
+    valid = torch.arange(max(counts), device=device) < torch.tensor(counts, device=device).unsqueeze(1)
+    return pad_sequence(segments, batch_first=True), pad_sequence(classes, batch_first=True), valid
 
 
 def check_labels(
@@ -195,10 +219,23 @@ def assign_labels(
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def masked_sum(values: torch.Tensor, mask: torch.BoolTensor | None = None) -> torch.Tensor:
+    """Sum of `values` where `mask` (broadcast to their shape) is True, of all of them without a mask.
+
+    A mask rather than boolean indexing keeps every shape static: no host sync, one graph under `torch.compile`.
+    """
+    return values.sum() if mask is None else torch.where(mask, values, 0.0).sum()
+
+
 def sigmoid_focal_loss(
-    logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    mask: torch.BoolTensor | None = None,
 ) -> torch.Tensor:
-    """Sigmoid focal loss (Lin et al., ICCV 2017), summed. Inputs of any shape, computed in float32."""
+    """Sigmoid focal loss (Lin et al., ICCV 2017), summed where `mask` (broadcast) is True. Inputs of any shape,
+    computed in float32."""
     logits, targets = logits.float(), targets.float()
     probabilities = torch.sigmoid(logits)
     cross_entropy = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
@@ -206,16 +243,20 @@ def sigmoid_focal_loss(
     loss = cross_entropy * (1 - p_t) ** gamma
     if alpha >= 0:
         loss = loss * (alpha * targets + (1 - alpha) * (1 - targets))
-    return loss.sum()
+    return masked_sum(loss, mask)
 
 
-def diou_loss_1d(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """1-D Distance-IoU loss (Zheng et al., AAAI 2020) between (left, right) offsets from the same point, summed.
+def diou_loss_1d(
+    predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-8, mask: torch.BoolTensor | None = None
+) -> torch.Tensor:
+    """1-D Distance-IoU loss (Zheng et al., AAAI 2020) between (left, right) offsets from the same point, summed
+    over the pairs where `mask` is True (all without a mask).
 
     loss = 1 - IoU + (centre distance / enclosing length)^2, with IoU over the two segments around the point.
 
     Args:
-        predicted, target (`torch.FloatTensor` of shape `(N, 2)`): non-negative (left, right) offsets.
+        predicted, target (`torch.FloatTensor` of shape `(..., 2)`): non-negative (left, right) offsets.
+        mask (`torch.BoolTensor` of shape `(...)`, *optional*): the pairs to sum.
     """
     predicted, target = predicted.float(), target.float()
     left_p, right_p = predicted.unbind(-1)
@@ -225,7 +266,7 @@ def diou_loss_1d(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-
     iou = intersection / union.clamp(min=eps)
     enclosing = torch.maximum(left_p, left_t) + torch.maximum(right_p, right_t)
     centre_distance = 0.5 * ((right_p - left_p) - (right_t - left_t))
-    return (1 - iou + (centre_distance / enclosing.clamp(min=eps)) ** 2).sum()
+    return masked_sum(1 - iou + (centre_distance / enclosing.clamp(min=eps)) ** 2, mask)
 
 
 def local_correspondence_loss(
@@ -250,12 +291,13 @@ def local_correspondence_loss(
     """
     window_mask = local_window_mask(mask, radius) & mask.unsqueeze(-1)  # (B, T, W): both steps valid
     classes = step_classes.float()
-    shared = torch.einsum("btc,btwc->btw", classes, local_windows(classes, radius)) > 0  # (B, T, W)
+    shared = local_dot_products(classes, classes, radius) > 0  # (B, T, W)
     pair_loss = F.binary_cross_entropy_with_logits(pair_logits.float(), shared.float(), reduction="none")
-    terms = [
-        pair_loss[pairs].mean() for pairs in (shared & window_mask, ~shared & window_mask) if pairs.any()
-    ]
-    return torch.stack(terms).mean() if terms else pair_logits.sum() * 0.0
+    # The means over the positive and over the negative pairs, then the mean of those that exist (static shapes).
+    pairs = torch.stack([shared & window_mask, ~shared & window_mask])  # (2, B, T, W)
+    counts = pairs.flatten(1).sum(-1)  # (2,)
+    means = torch.where(pairs, pair_loss, 0.0).flatten(1).sum(-1) / counts.clamp(min=1)
+    return means.sum() / (counts > 0).sum().clamp(min=1)
 
 
 def step_event_classes(segments, classes, valid, seq_len: int, num_classes: int) -> torch.BoolTensor:
@@ -291,8 +333,8 @@ def compute_loss(
         scalars with gradient.
     """
     classification_loss = sigmoid_focal_loss(
-        logits[point_mask], classification_targets[point_mask], focal_alpha, focal_gamma
+        logits, classification_targets, focal_alpha, focal_gamma, mask=point_mask.unsqueeze(-1)
     )
     positive_pairs = (classification_targets > 0) & point_mask.unsqueeze(-1)  # (B, P, C)
-    regression_loss = diou_loss_1d(segment_offsets[positive_pairs], regression_targets[positive_pairs])
+    regression_loss = diou_loss_1d(segment_offsets, regression_targets, mask=positive_pairs)
     return classification_loss / normalizer, regression_loss / normalizer

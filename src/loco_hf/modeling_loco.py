@@ -49,6 +49,8 @@ from .loss_loco import (
     compute_loss,
     level_lengths,
     local_correspondence_loss,
+    local_dot_products,
+    local_weighted_sum,
     local_window_mask,
     local_windows,
     make_points,
@@ -316,10 +318,11 @@ class LocoLocalWindow(nn.Module):
         fraction = (torch.tensor(initial_windows) - self.min_window) / (self.max_window - self.min_window)
         return torch.logit(fraction)
 
-    def forward(self, query_features: torch.Tensor, key_length: int) -> torch.Tensor:
+    def forward(self, query_features: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
         """
         Args:
             query_features (`torch.FloatTensor` of shape `(B, Tq, d)`): normalised local features of the queries.
+            key_positions (`torch.FloatTensor` of shape `(Tk,)`): positions of the keys, in level steps.
         Returns:
             `torch.FloatTensor` of shape `(B, H, Tq, Tk)`: the additive attention bias, in float32.
         """
@@ -332,12 +335,12 @@ class LocoLocalWindow(nn.Module):
         query_positions = torch.arange(
             query_features.shape[1], device=query_features.device, dtype=torch.float32
         )
-        key_positions = torch.arange(key_length, device=query_features.device, dtype=torch.float32)
         distance = key_positions.view(1, 1, -1) - query_positions.view(1, -1, 1)  # (1, Tq, Tk)
-        # (B, Tq, H) -> (B, H, Tq, 1) so each head and query has its own window over the keys.
+        # (B, Tq, H) -> (B, H, Tq, 1) so each head and query has its own window over the keys. The factor
+        # -1 / (2 w^2) is formed on this small tensor: three passes over the (B, H, Tq, Tk) one.
         width = width.permute(0, 2, 1).unsqueeze(-1)
         shift = shift.permute(0, 2, 1).unsqueeze(-1)
-        return -((distance.unsqueeze(1) - shift) ** 2) / (2 * width**2)
+        return (distance.unsqueeze(1) - shift).square() * (-0.5 / width.square())
 
 
 def eager_attention(
@@ -510,21 +513,23 @@ class LocoLocalAdaptiveCrossAttention(LocoAttentionBlock):
         self.null_key = nn.Parameter(torch.empty(num_heads, hidden_size // num_heads))
 
     def restrict_keys(self, query_local, key, value, bias):
-        """Adds the window bias `(B, H, T', T')` and prepends the null key: `(B, H, 1 + T', ...)` keys and values."""
+        """
+        The window bias where a key is valid, the key padding `bias` elsewhere, and the null key first with bias 0:
+        bias `(B, H, T', 1 + T')` built in one pass over that tensor, keys and values `(B, H, 1 + T', d/H)`.
+        """
         length = key.shape[2]
-        bias = bias + self.local_window(query_local, length)  # (B, H, T', T')
-        bias = bias.clamp(min=torch.finfo(key.dtype).min)
-        return self.with_null_key(key, value, bias)
+        # Position -1 for the null key's column: computed with the others, then given its bias of 0.
+        key_positions = torch.arange(-1, length, device=key.device, dtype=torch.float32)
+        window = self.local_window(query_local, key_positions)  # (B, H, T', 1 + T')
+        keep = F.pad(bias == 0, (1, 0), value=False)  # (B, 1, 1, 1 + T'): valid keys, not the null key
+        padding = F.pad(bias, (1, 0)).clamp(min=torch.finfo(key.dtype).min)
+        return *self.with_null_key(key, value), torch.where(keep, window, padding)
 
-    def with_null_key(self, key, value, bias):
+    def with_null_key(self, key, value):
         """Prepends a learned key with a zero value (B, H, 1 + T', ...): a query may find nothing in its window."""
-        batch_size, num_heads, length, head_size = key.shape
+        batch_size, num_heads, _, head_size = key.shape
         null_key = self.null_key.to(key.dtype).view(1, num_heads, 1, head_size).expand(batch_size, -1, -1, -1)
-        key = torch.cat([null_key, key], dim=2)
-        value = torch.cat([value.new_zeros(batch_size, num_heads, 1, head_size), value], dim=2)
-        bias = bias.expand(batch_size, num_heads, length, length)
-        bias = torch.cat([bias.new_zeros(batch_size, num_heads, length, 1), bias], dim=-1)
-        return key, value, bias
+        return torch.cat([null_key, key], dim=2), F.pad(value, (0, 0, 1, 0))
 
 
 class LocoLocalCorrespondence(nn.Module):
@@ -562,10 +567,7 @@ class LocoLocalCorrespondence(nn.Module):
         logits = (affinity / self.temperature).masked_fill(~key_window_mask, torch.finfo(affinity.dtype).min)
         alpha = logits.softmax(dim=-1)  # (B, T, W)
         coherence = (alpha * affinity).sum(-1)
-        aligned = torch.einsum(
-            "btw,btwd->btd", alpha.to(key_states.dtype), local_windows(key_states, self.radius)
-        )
-        return coherence, aligned
+        return coherence, local_weighted_sum(alpha.to(key_states.dtype), key_states)
 
     def forward(self, visual, audio, visual_position_free, audio_position_free, mask):
         """
@@ -581,10 +583,8 @@ class LocoLocalCorrespondence(nn.Module):
         projected_visual = F.normalize(self.visual_projection(visual_position_free).float(), dim=-1) * valid
         projected_audio = F.normalize(self.audio_projection(audio_position_free).float(), dim=-1) * valid
         window_mask = local_window_mask(mask, self.radius)  # (B, T, W)
-        # (B, T, D') x (B, T, W, D') -> (B, T, W): each step of one stream against the window of the other
-        audio_affinity = torch.einsum(
-            "btd,btwd->btw", projected_audio, local_windows(projected_visual, self.radius)
-        )
+        # (B, T, D') x (B, T, D') -> (B, T, W): each step of one stream against the window of the other
+        audio_affinity = local_dot_products(projected_audio, projected_visual, self.radius)
         # The same pairs seen from the visual side: visual step s at offset o is audio step s + o at offset -o.
         visual_affinity = local_windows(audio_affinity, self.radius).flip(-1).diagonal(dim1=2, dim2=3)
         audio_coherence, visual_for_audio = self.align(audio_affinity, visual, window_mask)
