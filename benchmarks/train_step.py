@@ -4,9 +4,10 @@
     python benchmarks/train_step.py                                  # small preset, CPU, float32
     python benchmarks/train_step.py --preset unav100-i3d-vggish --device cuda --dtype bf16
     python benchmarks/train_step.py --preset unav-baseline --batch_size 4 --steps 2 --profile
-    python benchmarks/train_step.py --lengths max --padding max_length   # the UnAV reference's 16 x 224 steps
+    python benchmarks/train_step.py --lengths max                    # the UnAV reference's 16 x 224 steps
+    python benchmarks/train_step.py --padding longest --group_by_length   # less padding
     python benchmarks/train_step.py --model_overrides '{"use_lcf": false, "use_lac": false,
-        "cross_attention_queries": "other"}'                        # the UnAV baseline at the small size
+        "cross_attention_query_source": "other_stream"}'          # the UnAV baseline, small size
 
 A train step is `loco_hf.training.train_step` as the training loop runs it (forward and loss, backward, clipping,
 AdamW with the recipe's parameter groups, cosine schedule, weight EMA) on batches collated and cropped by
@@ -42,18 +43,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import get_scheduler
 
 from loco_hf.configuration_loco import PRESETS, LocoConfig
-from loco_hf.data import LocoDataCollator
-from loco_hf.data.collate import LengthGroupedSampler
+from loco_hf.data import LengthGroupedSampler, LocoDataCollator
 from loco_hf.feature_extraction_loco import LocoFeatureExtractor
 from loco_hf.modeling_loco import LocoForEventLocalization
-from loco_hf.training import (
-    RECIPES,
-    load_datasets,
-    model_config_for_dataset,
-    parameter_groups,
-    parse_model_overrides,
-    train_step,
-)
+from loco_hf.training import RECIPES, load_datasets, model_config_for_dataset, parameter_groups, train_step
+from loco_hf.training.config import parse_model_overrides
 
 UNAV100_TRAIN_VIDEOS = 6489
 LENGTH_TABLE = Path(__file__).with_name("unav100_train_lengths.csv")
@@ -168,14 +162,17 @@ def main():
     )
     parser.add_argument("--annotations", default=None, help="unav100_annotations.json to draw lengths from")
     parser.add_argument(
-        "--padding", default="longest", choices=["longest", "max_length"], help="collator padding"
+        "--padding",
+        default="max_length",
+        choices=["max_length", "longest"],
+        help="collator padding (training's)",
     )
     parser.add_argument("--group_by_length", action="store_true", help="batches of similar length")
     parser.add_argument(
         "--model_overrides",
         default=None,
-        help='JSON of LocoConfig fields, e.g. \'{"use_lcf": false, "use_lac": false, "cross_attention_queries": '
-        "\"other\"}' for the UnAV baseline at the small preset's size",
+        help='JSON of LocoConfig fields, e.g. \'{"use_lcf": false, "use_lac": false, "cross_attention_query_source": '
+        "\"other_stream\"}' for the UnAV baseline at the small preset's size",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn lengths, order and crops")
     parser.add_argument("--skip_inference", action="store_true", help="time train steps only")
