@@ -406,3 +406,43 @@ def test_accelerate_launch_cpu_with_several_processes_is_detected():
     assert not launch_lost_processes(plain, num_processes=1)
     assert not launch_lost_processes({**plain, "ACCELERATE_MIXED_PRECISION": "no", "MASTER_ADDR": "127.0.0.1",
                                       "WORLD_SIZE": "2"}, num_processes=2)  # fmt: skip
+
+
+def test_length_grouped_batches_padded_to_the_longest_video_resume_exactly(tmp_path, monkeypatch):
+    """With padding "longest" and group_by_length, batches hold similar lengths padded only as far as needed, the
+    evaluation splits are read in order of length, and a run killed mid-epoch resumes to the same weights."""
+    from loco_hf.training import loop
+    from loco_hf.training.data import build_dataloaders, load_datasets
+
+    with pytest.raises(ValueError, match="padding"):
+        tiny_training_config(tmp_path, padding="shortest")
+    options = {"padding": "longest", "group_by_length": True, "checkpoint_every_steps": 1}
+    config = tiny_training_config(tmp_path / "straight", **options)
+    model_config = LocoConfig(**TINY_OVERRIDES)
+    dataset = load_datasets(None, NUM_VIDEOS, config.data_seed, model_config)
+    train_loader, validation_loader, _ = build_dataloaders(
+        dataset, LocoFeatureExtractor.from_model_config(model_config), config, True, True
+    )
+    max_stride = model_config.max_stride
+    for batch in train_loader:
+        padded, longest = batch["attention_mask"].shape[1], int(batch["attention_mask"].sum(dim=1).max())
+        assert padded % max_stride == 0 and padded - max_stride < longest <= model_config.max_seq_len
+    lengths = [int(length) for batch in validation_loader for length in batch["attention_mask"].sum(dim=1)]
+    assert lengths == sorted(lengths)
+
+    train(config)
+    save_checkpoint = loop.save_checkpoint
+
+    def save_then_die(*args, **kwargs):
+        save_checkpoint(*args, **kwargs)
+        raise SimulatedKillError
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    with pytest.raises(SimulatedKillError):
+        train(tiny_training_config(tmp_path / "resumed", **options))
+    monkeypatch.setattr(loop, "save_checkpoint", save_checkpoint)
+    train(tiny_training_config(tmp_path / "resumed", resume_from_checkpoint="latest", **options))
+    expected = load_file(tmp_path / "straight" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
+    for name, tensor in expected.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=1e-6, msg=name)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from accelerate.utils import LoggerType
 
 from ..configuration_loco import DEPRECATED_FIELDS, PRESETS, LocoConfig
+from ..data.collate import PADDING_STRATEGIES
 
 __all__ = [
     "RECIPES",
@@ -119,6 +120,17 @@ class TrainingConfig(DataConfig):
         per process when training on a CPU; default the CPU count over the local processes, because
         `accelerate launch` without a config pins OMP_NUM_THREADS to 1 and would leave all but one core idle).
 
+    Speed:
+        padding (`str`, default "max_length"): how `LocoDataCollator` pads a batch: "max_length" to `max_seq_len`
+            as UnAV trains, "longest" to the batch's longest video rounded up to the largest stride (less work;
+            a trained model's outputs at a video's last steps depend slightly on its padding, see
+            docs/architecture.md, so this is not UnAV's exact computation). Evaluation pads the same way.
+        group_by_length (`bool`, default False): batches of videos of similar length (`LengthGroupedSampler`,
+            transformers' `group_by_length`), which only saves work with padding "longest"; with "longest" the
+            validation and test splits are also read in order of length.
+        torch_compile (`bool`, default False): compile the model (`nn.Module.compile`, static shapes: one graph per
+            padded length, at most `max_seq_len / max_stride` of them with padding "longest").
+
     Evaluation and checkpoints:
         eval_every_epochs (`int`, default 1): validation mAP of the EMA weights every N epochs and at the end; the
             best one is kept (0: no validation, keep the last weights). eval_batch_size (`int`, *optional*).
@@ -162,6 +174,17 @@ class TrainingConfig(DataConfig):
         default=None, metadata={"help": "no, fp16 or bf16 (default: the accelerate launch setting)."}
     )
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes."})
+    # speed
+    padding: str = field(
+        default="max_length",
+        metadata={
+            "help": "Batch padding: max_length (UnAV's, max_seq_len steps) or longest (the longest video)."
+        },
+    )
+    group_by_length: bool = field(
+        default=False, metadata={"help": "Batches of videos of similar length (with padding longest)."}
+    )
+    torch_compile: bool = field(default=False, metadata={"help": "torch.compile the model (static shapes)."})
     cpu_threads: int | None = field(
         default=None,
         metadata={
@@ -229,6 +252,10 @@ class TrainingConfig(DataConfig):
             raise ValueError(f"TrainingConfig.learning_rate must be > 0, got {self.learning_rate}.")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"TrainingConfig.ema_decay must be in [0, 1), got {self.ema_decay}.")
+        if self.padding not in PADDING_STRATEGIES:
+            raise ValueError(
+                f"TrainingConfig.padding must be one of {PADDING_STRATEGIES}, got {self.padding!r}."
+            )
         if self.cpu_threads is not None and self.cpu_threads <= 0:
             raise ValueError(
                 f"TrainingConfig.cpu_threads must be a positive integer, got {self.cpu_threads}."

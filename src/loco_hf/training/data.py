@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from transformers.utils import logging
 
 from ..configuration_loco import LocoConfig
-from ..data import LocoDataCollator, load_event_dataset, synthetic_unav
+from ..data import LengthGroupedSampler, LocoDataCollator, load_event_dataset, synthetic_unav, video_lengths
 from .config import TrainingConfig
 
 logger = logging.get_logger(__name__)
@@ -145,14 +145,23 @@ class SeededCollator:
 def build_dataloaders(
     dataset, feature_extractor, config: TrainingConfig, has_validation: bool, has_test: bool
 ) -> tuple[DataLoader, DataLoader | None, DataLoader | None]:
-    """The train loader (shuffled, full batches, crops seeded by `SeededCollator`) and the validation and test
-    loaders (`None` when the split is not evaluated), each with a private generator seeded from `config.seed`."""
+    """The train loader (shuffled or grouped by length, full batches, crops seeded by `SeededCollator`) and the
+    validation and test loaders (`None` when the split is not evaluated; in order of length with padding
+    "longest"), each with a private generator seeded from `config.seed`; batches padded as `config.padding` says."""
+    train = dataset["train"].with_format("numpy")
+    order = (
+        {"sampler": LengthGroupedSampler(video_lengths(train), config.batch_size, config.seed)}
+        if config.group_by_length
+        else {"shuffle": True}
+    )
     train_loader = DataLoader(
-        dataset["train"].with_format("numpy"),
+        train,
         batch_size=config.batch_size,
-        shuffle=True,
+        **order,
         drop_last=True,  # as UnAV; every optimizer step sees a full batch
-        collate_fn=SeededCollator(LocoDataCollator(feature_extractor, training=True), config.seed),
+        collate_fn=SeededCollator(
+            LocoDataCollator(feature_extractor, training=True, padding=config.padding), config.seed
+        ),
         num_workers=config.num_workers,
         # A private generator: creating a loader iterator then draws its base seed from it, not from the global
         # RNG that the crops and drop-path use, so a resumed run sees the same random stream.
@@ -160,10 +169,16 @@ def build_dataloaders(
     )
 
     def evaluation_loader(split):
+        rows = dataset[split].with_format("numpy")
+        by_length = None
+        if config.padding == "longest":  # similar lengths in a batch: little padding
+            lengths = video_lengths(rows)
+            by_length = sorted(range(len(lengths)), key=lengths.__getitem__)
         return DataLoader(
-            dataset[split].with_format("numpy"),
+            rows,
             batch_size=config.eval_batch_size,
-            collate_fn=LocoDataCollator(feature_extractor, training=False),
+            sampler=by_length,
+            collate_fn=LocoDataCollator(feature_extractor, training=False, padding=config.padding),
             num_workers=config.num_workers,
             generator=torch.Generator().manual_seed(config.seed),
         )

@@ -228,6 +228,9 @@ def train(config: TrainingConfig) -> dict[str, float]:
     )
     if config.gradient_checkpointing:
         model.activation_checkpointing_enable()
+    if config.torch_compile:
+        # In place: the module keeps its class and state-dict keys; static shapes, one graph per padded length.
+        model.compile(dynamic=False)
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.learning_rate)
     scheduler, total_updates = build_scheduler(
         optimizer, len(train_loader), config, accelerator.num_processes
