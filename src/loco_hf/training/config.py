@@ -128,8 +128,9 @@ class TrainingConfig(DataConfig):
         group_by_length (`bool`, default False): batches of videos of similar length (`LengthGroupedSampler`,
             transformers' `group_by_length`), which only saves work with padding "longest"; with "longest" the
             validation and test splits are also read in order of length.
-        torch_compile (`bool`, default False): compile the model (`nn.Module.compile`, static shapes: one graph per
-            padded length, at most `max_seq_len / max_stride` of them with padding "longest").
+        torch_compile (`bool`, default False): compile the network (`nn.Module.compile` of the base model, static
+            shapes: one graph per padded length, at most `max_seq_len / max_stride` of them with padding
+            "longest"); the loss, whose labels change shape with each batch's event counts, runs eagerly.
 
     Evaluation and checkpoints:
         eval_every_epochs (`int`, default 1): validation mAP of the EMA weights every N epochs and at the end; the
@@ -184,7 +185,9 @@ class TrainingConfig(DataConfig):
     group_by_length: bool = field(
         default=False, metadata={"help": "Batches of videos of similar length (with padding longest)."}
     )
-    torch_compile: bool = field(default=False, metadata={"help": "torch.compile the model (static shapes)."})
+    torch_compile: bool = field(
+        default=False, metadata={"help": "torch.compile the network (static shapes; the loss stays eager)."}
+    )
     cpu_threads: int | None = field(
         default=None,
         metadata={

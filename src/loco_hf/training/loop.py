@@ -229,8 +229,9 @@ def train(config: TrainingConfig) -> dict[str, float]:
     if config.gradient_checkpointing:
         model.activation_checkpointing_enable()
     if config.torch_compile:
-        # In place: the module keeps its class and state-dict keys; static shapes, one graph per padded length.
-        model.compile(dynamic=False)
+        # The network, in place (class and state-dict keys unchanged), with static shapes: one graph per padded
+        # length. The loss stays eager: its labels change shape with every batch's event counts.
+        model.base_model.compile(dynamic=False)
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.learning_rate)
     scheduler, total_updates = build_scheduler(
         optimizer, len(train_loader), config, accelerator.num_processes
