@@ -174,6 +174,9 @@ def main():
         help='JSON of LocoConfig fields, e.g. \'{"use_lcf": false, "use_lac": false, "cross_attention_query_source": '
         "\"other_stream\"}' for the UnAV baseline at the small preset's size",
     )
+    parser.add_argument(
+        "--gradient_checkpointing", action="store_true", help="recompute the attention and dependency blocks"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn lengths, order and crops")
     parser.add_argument("--skip_inference", action="store_true", help="time train steps only")
     parser.add_argument(
@@ -200,7 +203,10 @@ def main():
     else:
         lengths = generator.choice(unav100_train_lengths(args.annotations), LENGTH_POOL)
     if args.group_by_length:
-        order = list(LengthGroupedSampler(lengths.tolist(), batch_size, seed=args.seed))
+        grouped = list(LengthGroupedSampler(lengths.tolist(), batch_size, seed=args.seed))
+        # Whole batches in random order: the sampler puts the longest batch first, which a short run would overweight.
+        starts = generator.permutation(range(0, LENGTH_POOL - batch_size + 1, batch_size))
+        order = [index for start in starts for index in grouped[start : start + batch_size]]
     else:
         order = generator.permutation(LENGTH_POOL).tolist()
     num_batches = min(args.warmup + args.steps, LENGTH_POOL // batch_size)
@@ -214,6 +220,8 @@ def main():
     collate_seconds = timed(lambda: collate(rows[:batch_size]), torch.device("cpu"), 3, 1)
 
     model = LocoForEventLocalization(config)
+    if args.gradient_checkpointing:
+        model.activation_checkpointing_enable()
     ema_model = AveragedModel(model, device=accelerator.device, multi_avg_fn=get_ema_multi_avg_fn(0.999))
     optimizer = torch.optim.AdamW(parameter_groups(model, 1e-4), lr=1e-4)
     scheduler = get_scheduler("cosine", optimizer, num_warmup_steps=10, num_training_steps=1000)
@@ -243,6 +251,7 @@ def main():
         f"preset {args.preset} ({parameters / 1e6:.2f} M parameters), device {accelerator.device}, {args.dtype}, "
         f"torch threads {torch.get_num_threads()}, batch {batch_size}, lengths {args.lengths}, padding "
         f"{args.padding}{', grouped by length' if args.group_by_length else ''}"
+        + (", gradient checkpointing" if args.gradient_checkpointing else "")
         + (f", overrides {args.model_overrides}" if args.model_overrides else "")
     )
     print(
