@@ -37,11 +37,12 @@ def test_console_entry_point():
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--help"], ["predict", "evaluate", "train", "examples:"]),
+        (["--help"], ["predict", "evaluate", "train", "convert", "examples:"]),
         (["predict", "--help"], ["usage: loco-hf predict", "--visual", "--threshold", "--top_k", "--video_id",
                                  "--plot", "examples:", "seconds"]),
         (["train", "--help"], ["usage: loco-hf train", "--num_epochs", "--preset", "--output_dir", "--report_to"]),
         (["evaluate", "--help"], ["usage: loco-hf evaluate", "--model", "--split", "examples:"]),
+        (["convert", "--help"], ["usage: loco-hf convert", "--checkpoint", "--output_dir", "--no_ema", "examples:"]),
     ],
 )  # fmt: skip
 def test_help_texts(argv, expected, capsys):
@@ -52,9 +53,12 @@ def test_help_texts(argv, expected, capsys):
     assert "--top-k" not in out and "--video-id" not in out  # deprecated spellings are hidden
 
 
-@pytest.mark.parametrize("command", ["evaluate", "predict"])
-def test_script_is_the_command(command):
-    """`python scripts/<command>.py` and `loco-hf <command>` are one parser (same help, same usage line)."""
+@pytest.mark.parametrize(
+    ("command", "script"),
+    [("evaluate", "evaluate"), ("predict", "predict"), ("convert", "convert_unav_checkpoint")],
+)
+def test_script_is_the_command(command, script):
+    """`python scripts/<script>.py` and `loco-hf <command>` are one parser (same help, same usage line)."""
 
     def help_text(argv):
         finished = subprocess.run(
@@ -63,7 +67,7 @@ def test_script_is_the_command(command):
         assert finished.returncode == 0, finished.stderr[-2000:]
         return finished.stdout
 
-    assert help_text([str(REPO_ROOT / f"scripts/{command}.py")]) == help_text(["-m", "loco_hf.cli", command])
+    assert help_text([str(REPO_ROOT / f"scripts/{script}.py")]) == help_text(["-m", "loco_hf.cli", command])
 
 
 @pytest.fixture(scope="module")

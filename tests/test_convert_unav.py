@@ -5,7 +5,6 @@ facts of a reference model built with UnAV's own code: 558 tensors, 139,544,114 
 covered. The others use a tiny UnAV-shaped configuration.
 """
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -26,6 +25,7 @@ from loco_hf import (
     convert_unav_checkpoint,
     load_pipeline,
 )
+from loco_hf.cli import build_convert_parser
 from loco_hf.convert_unav_original_to_loco import (
     convert_unav_state_dict,
     load_unav_state_dict,
@@ -243,15 +243,13 @@ def test_converted_folder_round_trips_through_from_pretrained_and_the_pipeline(t
     np.testing.assert_allclose(scores, events["scores"].numpy(), rtol=1e-6)
 
 
-def test_script_options():
-    spec = importlib.util.spec_from_file_location("convert_unav_checkpoint_script", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_convert_options():
+    parse_args = build_convert_parser().parse_args
     required = ["--checkpoint", "unav.pth.tar", "--output_dir", "out"]
-    assert script.parse_args(required).use_ema
-    assert script.parse_args([*required, "--use_ema"]).use_ema
-    assert not script.parse_args([*required, "--no_ema"]).use_ema
-    assert script.parse_args([*required, "--push_to_hub", "org/unav"]).push_to_hub == "org/unav"
+    assert parse_args(required).use_ema
+    assert parse_args([*required, "--use_ema"]).use_ema
+    assert not parse_args([*required, "--no_ema"]).use_ema
+    assert parse_args([*required, "--push_to_hub", "org/unav"]).push_to_hub == "org/unav"
 
 
 @pytest.mark.slow

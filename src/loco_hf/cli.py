@@ -1,12 +1,14 @@
 # Copyright 2026 The loco-hf authors. Licensed under the MIT licence.
-"""The command-line entry points: `train_main`, `evaluate_main` and `predict_main`, one per command, and `main`,
-the `loco-hf` command that dispatches to them.
+"""The command-line entry points: `train_main`, `evaluate_main`, `predict_main` and `convert_main`, one per
+command, and `main`, the `loco-hf` command that dispatches to them.
 
     loco-hf predict path/to/checkpoint --visual video_visual.npy --audio video_audio.npy --plot timeline.png
     loco-hf evaluate --help
     loco-hf train --help
+    loco-hf convert --checkpoint unav.pth.tar --output_dir unav-baseline-converted
 
-`scripts/train.py`, `scripts/evaluate.py` and `scripts/predict.py` call the same functions, and so does
+`scripts/train.py`, `scripts/evaluate.py`, `scripts/predict.py` and `scripts/convert_unav_checkpoint.py` call the
+same functions, and so does
 `accelerate launch scripts/train.py`: each command has one parser, one output and one option style (snake_case;
 `predict`'s old kebab-case spellings `--video-id` and `--top-k` still work, with a FutureWarning). `train` and
 `evaluate` parse the fields of `loco_hf.training.TrainingConfig` / `EvaluationConfig` with `HfArgumentParser`.
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__all__ = ["build_parser", "evaluate_main", "main", "predict_main", "train_main"]
+__all__ = ["build_parser", "convert_main", "evaluate_main", "main", "predict_main", "train_main"]
 
 PREDICT_EXAMPLES = """\
 examples:
@@ -59,6 +61,7 @@ examples:
   loco-hf predict ./checkpoint --visual clip_visual.npy --audio clip_audio.npy --plot clip.png
   loco-hf evaluate --help
   loco-hf train --help
+  loco-hf convert --checkpoint unav.pth.tar --output_dir unav-baseline-converted
 
 Run `loco-hf <command> --help` for the options of a command.
 """
@@ -395,7 +398,65 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-COMMANDS = {"predict": predict_main, "evaluate": evaluate_main, "train": train_main}
+# ---------------------------------------------------------------------------------------------------------------------
+# convert
+# ---------------------------------------------------------------------------------------------------------------------
+
+CONVERT_EXAMPLES = """\
+examples:
+  loco-hf convert --checkpoint path/to/unav.pth.tar --output_dir unav-baseline-converted
+  loco-hf convert --checkpoint unav.pth.tar --output_dir DIR --no_ema --push_to_hub your-org/unav-baseline
+
+The folder holds the weights (safetensors), config, feature extractor, pipeline code and a model card; it loads
+with LocoForEventLocalization.from_pretrained(DIR) or transformers.pipeline(model=DIR, trust_remote_code=True).
+"""
+
+
+def build_convert_parser() -> argparse.ArgumentParser:
+    """The parser of `loco-hf convert` (and `scripts/convert_unav_checkpoint.py`)."""
+    parser = argparse.ArgumentParser(
+        prog="loco-hf convert",
+        description=(
+            "Convert a UnAV reference checkpoint (ttgeng233/UnAV, *.pth.tar) into a loco-hf model folder. The file "
+            "is read with torch.load(weights_only=True): no code stored in it runs. docs/conversion.md lists the "
+            "key table."
+        ),
+        epilog=CONVERT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--checkpoint", required=True, help="the UnAV checkpoint (*.pth.tar)")
+    parser.add_argument("--output_dir", required=True, help="folder to write the converted model to")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument(
+        "--use_ema",
+        action="store_true",
+        default=True,
+        help="convert the EMA weights (state_dict_ema), those UnAV evaluates (the default)",
+    )
+    weights.add_argument(
+        "--no_ema", dest="use_ema", action="store_false", help="convert the raw weights (state_dict) instead"
+    )
+    parser.add_argument("--push_to_hub", metavar="REPO", help="also upload the folder to this Hub model repo")
+    return parser
+
+
+def convert_main(argv: list[str] | None = None) -> int:
+    """`loco-hf convert` and `scripts/convert_unav_checkpoint.py`: converts a UnAV checkpoint into a model folder
+    (and pushes it with `--push_to_hub`), and writes what was converted and where to stdout. Returns the exit
+    status."""
+    args = build_convert_parser().parse_args(argv)
+    _configure_logging(logging.WARNING)
+    from .convert_unav_original_to_loco import convert_unav_checkpoint
+
+    model = convert_unav_checkpoint(args.checkpoint, output_dir=args.output_dir, use_ema=args.use_ema)
+    print(f"Converted {args.checkpoint} ({model.num_parameters():,} parameters) to {args.output_dir}.")
+    if args.push_to_hub:
+        _import_training().push_output_dir(args.output_dir, args.push_to_hub)
+        print(f"Pushed {args.output_dir} to the Hub repo {args.push_to_hub}.")
+    return 0
+
+
+COMMANDS = {"predict": predict_main, "evaluate": evaluate_main, "train": train_main, "convert": convert_main}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -428,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="evaluate a checkpoint on a split: mAP, error analysis, worst-video timelines"
     )
     subparsers.add_parser("train", help="train a LoCo model (options: loco-hf train --help)")
+    subparsers.add_parser("convert", help="convert a UnAV reference checkpoint into a loco-hf model folder")
     return parser
 
 
