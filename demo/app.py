@@ -27,7 +27,8 @@ from loco_hf.data import SyntheticUnAVConfig, generate_synthetic_video
 from loco_hf.pipeline_loco import DEFAULT_THRESHOLD, AudioVisualEventLocalizationPipeline, load_pipeline
 from loco_hf.plotting import plot_event_timeline
 
-logger = transformers_logging.get_logger(__name__)
+# Under transformers' logger, as the package's loggers are (transformers.logging.set_verbosity_* applies).
+logger = transformers_logging.get_logger("transformers.loco_hf.demo")
 
 # Synthetic test-split videos (seed 0) with one to eight events of one to four classes, and their menu names.
 EXAMPLE_VIDEOS = {

@@ -6,14 +6,15 @@ oracle for random inputs.
 """
 
 import json
-import logging
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from transformers.testing_utils import CaptureLogger
 
+from loco_hf import evaluation
 from loco_hf.evaluation import (
     FALSE_POSITIVE_TYPES,
     average_precision_by_length,
@@ -223,13 +224,13 @@ def test_prediction_on_a_video_without_ground_truth_of_its_class_is_a_false_posi
     assert result["per_class_AP"].tolist() == [[0.5], [0.0]]
 
 
-def test_predictions_on_videos_absent_from_ground_truth_are_false_positives(caplog):
+def test_predictions_on_videos_absent_from_ground_truth_are_false_positives():
     ground_truth = {"a": events([[0, 10]], [0])}
     predictions = {"a": events([[0, 10]], [0], [0.8]), "z": events([[0, 10], [3, 4]], [0, 0], [0.95, 0.9])}
-    with caplog.at_level(logging.WARNING, logger="loco_hf.evaluation"):
+    with CaptureLogger(evaluation.logger) as captured:
         result = mean_average_precision(predictions, ground_truth, tiou_thresholds=[0.5])
     assert result["per_class_AP"].tolist() == [[pytest.approx(1 / 3, abs=1e-15)]]  # ranking [FP, FP, TP]
-    assert "absent from ground_truth" in caplog.text and "'z'" in caplog.text
+    assert "absent from ground_truth" in captured.out and "'z'" in captured.out
 
 
 def test_predictions_of_classes_absent_from_ground_truth_are_ignored():

@@ -77,9 +77,21 @@ Several processes (each video counted once): accelerate launch scripts/evaluate.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+LOCO_LOGGER = "transformers.loco_hf"  # the parent of loco-hf's loggers (`transformers.loco_hf.<module>`)
+
+
 def _configure_logging(level: int) -> None:
-    """Sends log records of `level` and above to stderr (a no-op when logging is already configured)."""
+    """Sends loco-hf's log records of `level` and above to stderr, and other libraries' through the root logger (a
+    no-op when already configured). loco-hf's loggers are children of transformers' logger, whose own level
+    (WARNING) stays as it is."""
     logging.basicConfig(format=LOG_FORMAT, level=level)
+    logger = logging.getLogger(LOCO_LOGGER)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 class _DeprecatedOption(argparse.Action):

@@ -44,12 +44,12 @@ number of Python iterations is the largest number of predictions of one class in
 UnAV's post-processing). `benchmarks/metric.py` times a test-split-sized input.
 """
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from transformers.utils import logging
 
 __all__ = [
     "DEFAULT_LENGTH_BINS_SECONDS",
@@ -60,7 +60,8 @@ __all__ = [
     "segment_iou",
 ]
 
-logger = logging.getLogger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 # Event-length buckets (seconds, half-open [low, high)) for `average_precision_by_length`.
 DEFAULT_LENGTH_BINS_SECONDS = ((0.0, 2.0), (2.0, 10.0), (10.0, 30.0), (30.0, math.inf))

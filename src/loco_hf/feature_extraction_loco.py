@@ -25,7 +25,6 @@ M detections kept per video.
 """
 
 import itertools
-import logging
 import math
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -33,10 +32,12 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 from transformers import BatchFeature, FeatureExtractionMixin
+from transformers.utils import logging
 
 from .configuration_loco import LocoConfig, check_max_seq_len
 
-logger = logging.getLogger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = ["LocoFeatureExtractor", "decode_segments", "seconds_to_steps", "soft_nms_1d", "steps_to_seconds"]
 

@@ -58,7 +58,8 @@ from .loss_loco import (
     step_event_classes,
 )
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 
 @dataclass

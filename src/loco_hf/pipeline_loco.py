@@ -33,7 +33,8 @@ from transformers.utils import logging
 
 from .feature_extraction_loco import LocoFeatureExtractor
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = [
     "plot_error_analysis",

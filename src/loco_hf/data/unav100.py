@@ -33,7 +33,8 @@ from transformers.utils import logging
 from ..configuration_loco import UNAV100_CLASS_NAMES
 from .schema import ROWS_PER_BATCH, SPLITS, event_dataset_features
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = [
     "ANNOTATION_FILE",

@@ -16,7 +16,8 @@ from ..configuration_loco import LocoConfig
 from ..data import LengthGroupedSampler, LocoDataCollator, load_event_dataset, synthetic_unav, video_lengths
 from .config import TrainingConfig
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = [
     "SeededCollator",

@@ -21,7 +21,8 @@ from .data import dataset_model_fields, durations_of, ground_truth_of, load_data
 from .loop import evaluate_model
 from .metrics import TIOU_THRESHOLDS, compute_metrics, json_ready, to_activitynet, write_json
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = ["evaluate_checkpoint"]
 

@@ -58,7 +58,8 @@ from .data import (
 from .metrics import compute_metrics, flat_metrics
 from .reporting import create_hub_repo, report_to_trackers, tracker_value, write_run_outputs
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = [
     "evaluate_model",

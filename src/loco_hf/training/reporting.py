@@ -23,7 +23,8 @@ from .config import TrainingConfig
 from .data import durations_of, ground_truth_of
 from .metrics import compute_metrics, flat_metrics, json_scalar, to_activitynet, write_json
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = [
     "JsonlTracker",
