@@ -158,11 +158,10 @@ def test_model_card(trained_run):
     output_dir, summary = trained_run
     card = ModelCard.load(output_dir / "README.md")
     assert card.data.library_name == "transformers"
-    assert card.data.get("pipeline_tag") is None
+    assert card.data.pipeline_tag == "video-classification"
     assert "custom_code" in card.data.tags and "synthetic-data" in card.data.tags
-    results = {result.metric_name: result.metric_value for result in card.data.eval_results}
-    assert set(results) == {"mAP@0.5", "mAP@0.6", "mAP@0.7", "mAP@0.8", "mAP@0.9", "average mAP"}
-    assert results["average mAP"] == pytest.approx(round(100 * summary["test/average_mAP"], 2))
+    assert card.data.eval_results is None  # synthetic data has no Hub dataset id for a model-index entry
+    assert f"| {100 * summary['test/average_mAP']:.2f} |" in card.text
     for text in (
         "2409.07967",
         "Xing",

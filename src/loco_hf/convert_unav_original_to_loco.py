@@ -19,11 +19,11 @@ import pickle
 from pathlib import Path
 
 import torch
-from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub import ModelCard
 
 from .configuration_loco import PRESETS, LocoConfig
 from .feature_extraction_loco import LocoFeatureExtractor
-from .modelcard import TAGS, TASK_TYPE
+from .modelcard import TASK_TYPE, card_metadata
 from .modeling_loco import LocoForEventLocalization
 from .pipeline_loco import save_pipeline
 
@@ -312,9 +312,7 @@ def build_converted_model_card(
     config: LocoConfig, source: str, use_ema: bool, sha256: str | None
 ) -> ModelCard:
     """The model card of a converted UnAV checkpoint: where the weights came from and how to feed them."""
-    card_data = ModelCardData(
-        library_name="transformers", license="mit", tags=[*TAGS, "unav"], metrics=["mAP"]
-    )
+    card_data = card_metadata(extra_tags=["unav"])
     digest = f" (sha256 `{sha256}`)" if sha256 else ""
     body = f"""
 # UnAV baseline, converted to loco-hf

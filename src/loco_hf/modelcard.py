@@ -1,10 +1,13 @@
 # Copyright 2026 The loco-hf authors. Licensed under the MIT licence.
 """Model cards for trained LoCo models: Hub metadata (model-index results) and a README that says what the model
-is, how it was trained and evaluated, how to run it, what it is not for, and which paper to cite.
+is, how it was trained and evaluated, how to run it and try it, what it is not for, and which paper to cite.
 
-There is no temporal- or event-localization pipeline tag on the Hub, so the card sets none: `library_name` is
-transformers, the `custom_code` tag tells the Hub to show `trust_remote_code=True`, and the other tags describe the
-task in words.
+The Hub has no temporal- or event-localization task, so the card files the model under its nearest task,
+`video-classification` (what it classifies is spans of a video), turns the inference widget off (`inference: false`:
+no inference provider runs a custom-code model on pre-extracted features), and says what it does with the tags
+people search for. `library_name` is transformers and the `custom_code` tag makes the Hub's snippet add
+`trust_remote_code=True`. The way to try the model on the Hub is the gradio demo (`demo/` of the loco-hf
+repository) run as a Space, which the card links to.
 """
 
 from collections.abc import Mapping
@@ -13,12 +16,16 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .configuration_loco import LocoConfig
 
-__all__ = ["LOCO_CITATION", "TASK_NAME", "TASK_TYPE", "build_model_card"]
+__all__ = ["LOCO_CITATION", "METRIC_ID", "TASK_NAME", "TASK_TYPE", "build_model_card", "card_metadata"]
 
 TASK_TYPE = "audio-visual-event-localization"
 TASK_NAME = "Dense Audio-Visual Event Localization"
+PIPELINE_TAG = "video-classification"
 TAGS = [
     "audio-visual",
+    "audio-visual-event-localization",
+    "event-localization",
+    "temporal-action-localization",
     "temporal-localization",
     "dense-event-localization",
     "video",
@@ -26,6 +33,25 @@ TAGS = [
     "loco",
     "custom_code",
 ]
+# The id of the project's `evaluate` module (metrics/dave_map: evaluate.load("metrics/dave_map").name), the metric
+# that computes the card's mAP figures.
+METRIC_ID = "dave_map"
+
+
+def card_metadata(*, extra_tags: list[str] = (), **fields) -> ModelCardData:
+    """The Hub metadata every LoCo card shares (library, licence, task, widget off, tags, metric id), plus `fields`
+    (`model_name`, `datasets`, `eval_results`, ...)."""
+    return ModelCardData(
+        library_name="transformers",
+        license="mit",
+        pipeline_tag=PIPELINE_TAG,
+        inference=False,
+        tags=[*TAGS, *extra_tags],
+        metrics=[METRIC_ID],
+        **fields,
+    )
+
+
 # mAP thresholds the card lists in the model-index, as UnAV-100 papers report them, plus the average over 0.1:0.9.
 CARD_THRESHOLDS = ("0.5", "0.6", "0.7", "0.8", "0.9")
 
@@ -46,7 +72,7 @@ def _eval_results(test_metrics: Mapping, dataset_name: str, dataset_type: str) -
         "dataset_type": dataset_type,
         "dataset_name": dataset_name,
         "dataset_split": "test",
-        "metric_type": "mAP",
+        "metric_type": METRIC_ID,
     }
     results = [
         EvalResult(
@@ -73,13 +99,13 @@ def _variant(model_config: LocoConfig) -> str:
     if (
         not model_config.use_lcf
         and not model_config.use_lac
-        and model_config.cross_attention_queries == "other"
+        and model_config.cross_attention_query_source == "other_stream"
     ):
         return "the UnAV baseline (LCF and LAC off, UnAV's cross-attention queries)"
     parts = [
         f"LCF {'on' if model_config.use_lcf else 'off'}",
         f"LAC {'on' if model_config.use_lac else 'off'}",
-        f"cross-attention queries from the {'updated' if model_config.cross_attention_queries == 'self' else 'other'} "
+        f"cross-attention queries from the {'updated' if model_config.cross_attention_query_source == 'updated_stream' else 'other'} "
         "stream",
     ]
     return "LoCo (" + ", ".join(parts) + ")"
@@ -112,6 +138,18 @@ def _results_section(test_metrics: Mapping | None, validation_average_map: float
     return "\n".join(lines)
 
 
+def _try_it_section(model_id: str, demo_space: str | None) -> str:
+    run_locally = (
+        "The gradio demo of loco-hf (its `demo/` folder, a ready Space) runs the model on synthetic example videos "
+        f'or on uploaded `.npy` features: `pip install "loco-hf[demo]"`, then `python demo/app.py --model {model_id}`'
+        f" (or `LOCO_MODEL={model_id}`), or upload the folder as a gradio Space with the variable "
+        f"`LOCO_MODEL={model_id}`."
+    )
+    if demo_space:
+        return f"In the browser: [the demo Space](https://huggingface.co/spaces/{demo_space}). {run_locally}"
+    return run_locally
+
+
 def build_model_card(
     *,
     model_id: str,
@@ -124,6 +162,7 @@ def build_model_card(
     dataset_id: str | None = None,
     num_parameters: int | None = None,
     example_image: str | None = None,
+    demo_space: str | None = None,
 ) -> ModelCard:
     """The model card of a trained LoCo model.
 
@@ -140,23 +179,24 @@ def build_model_card(
         dataset_id (`str`, *optional*): the Hub dataset id, when the data came from the Hub.
         num_parameters (`int`, *optional*): shown in the model details.
         example_image (`str`, *optional*): a PNG in the model folder to show (an example timeline).
+        demo_space (`str`, *optional*): the Hub id of a Space running `demo/app.py` with this model, linked from
+            the card; without one the card says how to start the demo.
 
     Returns:
-        `huggingface_hub.ModelCard` whose metadata holds library_name, tags, license and (with test metrics) the
-        model-index results; no pipeline_tag.
+        `huggingface_hub.ModelCard` whose metadata holds library_name, pipeline_tag, tags, license, the metric id
+        and (with test metrics and a Hub dataset id) the model-index results.
     """
     synthetic = not training.get("dataset_dir")
-    dataset_name = "synthetic UnAV-style data" if synthetic else (dataset_id or "UnAV-100")
-    dataset_type = "synthetic-unav" if synthetic else (dataset_id or "unav-100")
     title = title or model_id
-    card_data = ModelCardData(
+    # The model-index needs the dataset's Hub id: without one the results are in the text only.
+    eval_results = None
+    if test_metrics and dataset_id:
+        eval_results = _eval_results(test_metrics, dataset_name=dataset_id, dataset_type=dataset_id)
+    card_data = card_metadata(
+        extra_tags=["synthetic-data"] if synthetic else [],
         model_name=title,
-        library_name="transformers",
-        license="mit",
-        tags=TAGS + (["synthetic-data"] if synthetic else []),
         datasets=[dataset_id] if dataset_id else None,
-        metrics=["mAP"],
-        eval_results=_eval_results(test_metrics, dataset_name, dataset_type) if test_metrics else None,
+        eval_results=eval_results,
     )
     parameters = f"{num_parameters / 1e6:.2f} M parameters, " if num_parameters else ""
     image = f"\n![Example timeline: ground truth and predictions]({example_image})\n" if example_image else ""
@@ -198,7 +238,7 @@ localized precisely. It is not meant for surveillance or for decisions about peo
 
 ## How to use
 
-The model ships its code (`trust_remote_code=True`); with `pip install loco-hf` the same classes are used locally.
+The model ships its code (`trust_remote_code=True`); with loco-hf installed the same classes are used locally.
 
 ```python
 import numpy as np
@@ -219,6 +259,10 @@ localizer = pipeline(model="{model_id}", trust_remote_code=True)
 localizer({{"visual_features": visual, "audio_features": audio}})
 # [{{'label': ..., 'start': ..., 'end': ..., 'score': ...}}, ...]
 ```
+
+## Try it
+
+{_try_it_section(model_id, demo_space)}
 
 ## Training
 
