@@ -16,10 +16,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from transformers.utils import logging  # noqa: E402
 
 from loco_hf import LocoConfig  # noqa: E402
 
 torch.set_num_threads(1)
+# loco-hf logs under transformers' logger (`transformers.loco_hf.<module>`), which does not propagate to the root
+# logger outside CI: let it, so that pytest's caplog sees the records.
+logging.enable_propagation()
 
 
 @pytest.fixture(autouse=True)

@@ -228,10 +228,12 @@ def test_missing_videos_are_named_or_skipped_with_one_warning(tmp_path, caplog):
         prepare_unav100(root, cache_dir=str(tmp_path / "cache"))
     assert video_ids[1] in str(error.value) and "skip_missing_videos" in str(error.value)
 
-    with caplog.at_level(logging.WARNING, logger="loco_hf.data.unav100"):
+    with caplog.at_level(logging.WARNING, logger="transformers.loco_hf.data.unav100"):
         dataset = prepare_unav100(root, cache_dir=str(tmp_path / "cache"), skip_missing_videos=True)
     warnings = [
-        r for r in caplog.records if r.name == "loco_hf.data.unav100" and r.levelno == logging.WARNING
+        r
+        for r in caplog.records
+        if r.name == "transformers.loco_hf.data.unav100" and r.levelno == logging.WARNING
     ]
     assert len(warnings) == 1 and "3 of 6 videos" in warnings[0].getMessage()
     kept = {video_id for split in dataset.values() for video_id in split["video_id"]}
@@ -288,7 +290,7 @@ def test_edited_release_rebuilds_instead_of_reusing_the_cache(tmp_path, caplog):
     # an edited annotation comes back edited
     video["annotations"][0]["segment"] = [0.5, 1.5]
     annotation_path.write_text(json.dumps(content))
-    with caplog.at_level(logging.INFO, logger="loco_hf.data.unav100"):
+    with caplog.at_level(logging.INFO, logger="transformers.loco_hf.data.unav100"):
         edited = prepare_unav100(root, cache_dir=cache)
     row = next(r for split in edited.values() for r in split if r["video_id"] == video_id)
     assert row["segments"][0] == [0.5, 1.5]
@@ -296,7 +298,7 @@ def test_edited_release_rebuilds_instead_of_reusing_the_cache(tmp_path, caplog):
 
     # an unchanged release reuses its cache, and says so
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="loco_hf.data.unav100"):
+    with caplog.at_level(logging.INFO, logger="transformers.loco_hf.data.unav100"):
         again = prepare_unav100(root, cache_dir=cache)
     assert "Reusing the UnAV-100 Arrow cache" in caplog.text
     assert again["train"].cache_files == edited["train"].cache_files

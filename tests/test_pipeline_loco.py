@@ -409,7 +409,7 @@ def test_model_save_pretrained_alone_records_and_copies_the_pipeline(parts, loca
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["custom_pipelines"] == CUSTOM_PIPELINES
     # Without a saved feature extractor the pipeline builds the one matching the model config, and says so.
-    with caplog.at_level(logging.WARNING, logger="loco_hf.pipeline_loco"):
+    with caplog.at_level(logging.WARNING, logger="transformers.loco_hf.pipeline_loco"):
         reloaded = load_pipeline(tmp_path)
     assert "No feature extractor was given or could be loaded" in caplog.text
     assert (
