@@ -22,6 +22,7 @@ from loco_hf import (
     LocoConfig,
     LocoFeatureExtractor,
     LocoForEventLocalization,
+    cli,
     convert_unav_checkpoint,
     load_pipeline,
 )
@@ -250,6 +251,17 @@ def test_convert_options():
     assert parse_args([*required, "--use_ema"]).use_ema
     assert not parse_args([*required, "--no_ema"]).use_ema
     assert parse_args([*required, "--push_to_hub", "org/unav"]).push_to_hub == "org/unav"
+
+
+@pytest.mark.parametrize("content", [None, b"not a checkpoint"])
+def test_convert_reports_a_bad_checkpoint_in_one_line(content, tmp_path, capsys):
+    checkpoint = tmp_path / "unav.pth.tar"
+    if content is not None:
+        checkpoint.write_bytes(content)
+    status = cli.main(["convert", "--checkpoint", str(checkpoint), "--output_dir", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert status == 2 and error.startswith("loco-hf convert: error:") and error.count("\n") == 1
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

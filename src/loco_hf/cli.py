@@ -455,12 +455,16 @@ def build_convert_parser() -> argparse.ArgumentParser:
 def convert_main(argv: list[str] | None = None) -> int:
     """`loco-hf convert` and `scripts/convert_unav_checkpoint.py`: converts a UnAV checkpoint into a model folder
     (and pushes it with `--push_to_hub`), and writes what was converted and where to stdout. Returns the exit
-    status."""
+    status: 2, with one line on stderr naming the problem, for a checkpoint that is missing or not a UnAV one."""
     args = build_convert_parser().parse_args(argv)
     _configure_logging(logging.WARNING)
     from .convert_unav_original_to_loco import convert_unav_checkpoint
 
-    model = convert_unav_checkpoint(args.checkpoint, output_dir=args.output_dir, use_ema=args.use_ema)
+    try:
+        model = convert_unav_checkpoint(args.checkpoint, output_dir=args.output_dir, use_ema=args.use_ema)
+    except (ValueError, OSError) as error:
+        print(f"loco-hf convert: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     print(f"Converted {args.checkpoint} ({model.num_parameters():,} parameters) to {args.output_dir}.")
     if args.push_to_hub:
         _import_training().push_output_dir(args.output_dir, args.push_to_hub)
