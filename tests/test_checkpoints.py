@@ -82,7 +82,7 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(finishe
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(ValueError, match=re.escape(str(weights))):
         resolve_checkpoint(str(weights.parent), run_copy)
-    with caplog.at_level(logging.WARNING, logger="loco_hf.training.checkpointing"):
+    with caplog.at_level(logging.WARNING, logger="transformers.loco_hf.training.checkpointing"):
         train(tiny_training_config(run_copy, resume_from_checkpoint="latest"))
     assert f"Skipping checkpoint {weights.parent}" in caplog.text and str(weights) in caplog.text
     resumed, straight = (
@@ -98,7 +98,7 @@ def test_a_trainer_state_that_is_not_json_blocks_nothing(run_copy, caplog):
     `latest_checkpoint`, by resume and by a new run in the same folder (which replaces the checkpoints)."""
     state_file = run_copy / "checkpoints/checkpoint_4/trainer_state.json"
     state_file.write_text("{not json")
-    with caplog.at_level(logging.WARNING, logger="loco_hf.training.checkpointing"):
+    with caplog.at_level(logging.WARNING, logger="transformers.loco_hf.training.checkpointing"):
         assert latest_checkpoint(run_copy).name == "checkpoint_2"
     assert str(state_file) in caplog.text
     assert resolve_checkpoint("latest", run_copy).name == "checkpoint_2"

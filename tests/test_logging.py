@@ -18,6 +18,7 @@ LOGGING_MODULES = [
     "loco_hf.modeling_loco",
     "loco_hf.pipeline_loco",
     "loco_hf.plotting",
+    "loco_hf.training.checkpointing",
     "loco_hf.training.data",
     "loco_hf.training.evaluation",
     "loco_hf.training.loop",

@@ -23,7 +23,8 @@ from safetensors.torch import load_file, save_file
 from torch.optim.swa_utils import AveragedModel
 from transformers.utils import logging
 
-logger = logging.get_logger(__name__)
+# A child of transformers' logger, so that transformers.logging.set_verbosity_*() governs its messages.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 __all__ = [
     "CheckpointError",
