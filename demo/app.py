@@ -69,7 +69,8 @@ def load_localizer(model: str | None = None, device: str | None = None) -> DemoS
     if model:
         return DemoState(load_pipeline(model, device=device))
     logger.warning("No checkpoint given (--model or LOCO_MODEL): using an untrained small-preset model.")
-    config = LocoConfig.from_preset("small")
+    # The examples are synthetic videos, so the untrained model's lanes carry the synthetic class names.
+    config = LocoConfig.from_preset("small", id2label=dict(enumerate(SyntheticUnAVConfig().class_names)))
     localizer = AudioVisualEventLocalizationPipeline(
         model=LocoForEventLocalization(config).eval(),
         feature_extractor=LocoFeatureExtractor.from_model_config(config),
