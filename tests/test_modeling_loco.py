@@ -274,6 +274,19 @@ def test_lac_null_key_lets_a_query_take_nothing(tiny_config):
         torch.testing.assert_close(block(hidden, mask, first)[0], block(hidden, mask, second)[0])
 
 
+def test_lac_parameters_keep_their_place_in_the_parameter_order(tiny_config):
+    # The clipped global gradient norm sums per-parameter norms in this order, so moving a parameter changes the
+    # last bits of every trained weight: LAC's window and null key sit between the attention and the MLP.
+    block = build(tiny_config).loco.visual_pyramid[0]
+    assert [name for name, _ in block.named_parameters(recurse=False)] == [
+        "null_key",
+        "attention_scale",
+        "mlp_scale",
+    ]
+    children = [name for name, _ in block.named_children()]
+    assert children[children.index("output") :][:3] == ["output", "local_window", "norm_mlp"]
+
+
 def test_bf16_forward(tiny_config, tiny_batch):
     model = build(tiny_config).eval()
     tiny_batch.pop("labels")

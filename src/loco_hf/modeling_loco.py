@@ -420,6 +420,9 @@ class LocoAttentionBlock(GradientCheckpointingLayer):
         self.key = LocoConvProjection(hidden_size, stride)
         self.value = LocoConvProjection(hidden_size, stride)
         self.output = nn.Linear(hidden_size, hidden_size)
+        # Built here, between the attention and the MLP: the parameter order sets the order of the summands of the
+        # clipped global gradient norm, hence its last bits, so moving it changes trained weights (not the maths).
+        self.build_key_restriction(config, hidden_size, num_heads)
         self.norm_mlp = nn.LayerNorm(hidden_size)
         self.mlp_in = nn.Linear(hidden_size, intermediate_size)
         self.mlp_out = nn.Linear(intermediate_size, hidden_size)
@@ -486,6 +489,9 @@ class LocoAttentionBlock(GradientCheckpointingLayer):
         hidden_states = hidden_states + drop_path(self.mlp_scale * mlp, self.drop_path_rate, self.training)
         return hidden_states, output_mask
 
+    def build_key_restriction(self, config: LocoConfig, hidden_size: int, num_heads: int):
+        """The modules `restrict_keys` uses: none for dense attention."""
+
     def restrict_keys(self, query_local, key, value, bias):
         """Where each query may look: dense attention keeps every valid key (the key padding `bias` alone)."""
         return key, value, bias
@@ -510,6 +516,9 @@ class LocoLocalAdaptiveCrossAttention(LocoAttentionBlock):
         self, config: LocoConfig, hidden_size: int, num_heads: int, intermediate_size: int, stride: int = 1
     ):
         super().__init__(config, hidden_size, num_heads, intermediate_size, stride, is_cross_attention=True)
+
+    def build_key_restriction(self, config: LocoConfig, hidden_size: int, num_heads: int):
+        """The window predictor and the null key (one `(d / H,)` key per head)."""
         self.local_window = LocoLocalWindow(config)
         self.null_key = nn.Parameter(torch.empty(num_heads, hidden_size // num_heads))
 
