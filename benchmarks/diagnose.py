@@ -116,7 +116,7 @@ def recorded_attention(blocks: dict):
     """
     Records the attention weights of `blocks` (name -> cross-attention block) while they run: a dict filled with
     name -> weights `(B, H, Tq, Tk)` (`Tk` includes LAC's null key, first) and name + "/window" -> LAC's window bias
-    `(B, H, Tq, Tk - 1)`.
+    `(B, H, Tq, Tk)` (the same columns, the null key first).
     """
     records, running = {}, []
     original = F.scaled_dot_product_attention
@@ -261,7 +261,9 @@ def diagnose_model(model, feature_extractor, videos: list, batch_size: int = 8) 
                 averages.add(f"{direction}: null key", weights[..., 0], kinds, valid)
                 weights = weights[..., 1:]
                 # per head, the mass on keys inside its window: (B, H, Tq, Tk) -> (B, H, Tq) -> (B, Tq)
-                inside = (attention[direction][..., 1:] * (window >= IN_WINDOW_MIN_BIAS)).sum(-1).mean(dim=1)
+                # the window bias has a column for every key, the null key first (its bias is set apart)
+                in_window = window[..., 1:] >= IN_WINDOW_MIN_BIAS
+                inside = (attention[direction][..., 1:] * in_window).sum(-1).mean(dim=1)
                 averages.add(f"{direction}: own window", inside, kinds, valid)
             length = weights.shape[-1]
             steps = torch.arange(length)
