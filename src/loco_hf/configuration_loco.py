@@ -92,8 +92,8 @@ DEFAULT_PRESET = "unav100-i3d-vggish"
 
 CROSS_ATTENTION_QUERY_SOURCES = ("updated_stream", "other_stream")
 
-# Fields of older configurations: the old name and value of the query source, and switches whose only supported
-# value is now built in (a config asking for another value asks for a network this code no longer builds).
+# Deprecated fields still read from saved configurations: the query source under its old name and values, and
+# switches whose one supported value is built in (any other value asks for a network this code does not build).
 _OLD_QUERY_SOURCE_VALUES = {"self": "updated_stream", "other": "other_stream"}
 _REMOVED_FIELDS = {"lac_null_key": True, "lcf_layer_scale_init_value": 1.0, "lac_layer_scale_init_value": 1.0}
 # Every old field name `LocoConfig` and `from_preset` still accept (with a FutureWarning).
