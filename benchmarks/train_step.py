@@ -5,7 +5,8 @@
     python benchmarks/train_step.py --preset unav100-i3d-vggish --device cuda --dtype bf16
     python benchmarks/train_step.py --preset unav-baseline --batch_size 4 --steps 2 --profile
     python benchmarks/train_step.py --lengths max                    # the UnAV reference's 16 x 224 steps
-    python benchmarks/train_step.py --padding longest --group_by_length   # less padding
+    python benchmarks/train_step.py --padding max_length             # every batch padded to 224 steps, as UnAV
+    python benchmarks/train_step.py --group_by_length                # batches of similar length: less padding
     python benchmarks/train_step.py --model_overrides '{"use_lcf": false, "use_lac": false,
         "cross_attention_query_source": "other_stream"}'          # the UnAV baseline, small size
 
@@ -17,9 +18,10 @@ synthetic videos with the preset's dims, stretched to lengths drawn from UnAV-10
 `unav100_train_lengths.csv` beside this script, or read from `--annotations`), or all `max_seq_len` steps long
 (`--lengths max`). `--group_by_length` orders them with `LengthGroupedSampler` as training does with that option.
 
-Inference is the model in eval mode plus `post_process_event_localization`, for one video of median UnAV-100
-length and for a batch of videos of drawn lengths. Prints milliseconds per step, videos per second, the peak memory
-of the train steps (resident set size on CPU, `torch.cuda.max_memory_allocated` on GPU) and what the speed implies
+Inference is the pipeline (`AudioVisualEventLocalizationPipeline`: feature extractor, model in eval mode, decoding
+and soft-NMS), for one video of median UnAV-100 length and for 16 videos of drawn lengths, run one by one and as one
+batch (padded to its longest video). Prints milliseconds per step, videos per second, the peak memory of the train
+steps (resident set size on CPU, `torch.cuda.max_memory_allocated` on GPU) and what the speed implies
 for one UnAV-100 epoch (6,489 training videos) and the 45-epoch recipe. `--profile` adds torch.profiler's top
 operators of two train steps, the operator calls per step and `torch.utils.flop_counter`'s FLOP count of one step:
 figures that do not depend on the machine's load.
@@ -46,11 +48,15 @@ from loco_hf.configuration_loco import PRESETS, LocoConfig
 from loco_hf.data import LengthGroupedSampler, LocoDataCollator
 from loco_hf.feature_extraction_loco import LocoFeatureExtractor
 from loco_hf.modeling_loco import LocoForEventLocalization
+from loco_hf.pipeline_loco import AudioVisualEventLocalizationPipeline
 from loco_hf.training import RECIPES, load_datasets, model_config_for_dataset, parameter_groups, train_step
-from loco_hf.training.config import parse_model_overrides
+from loco_hf.training.config import TrainingConfig, parse_model_overrides
+from loco_hf.training.cpu_allocator import keep_freed_memory
 
 UNAV100_TRAIN_VIDEOS = 6489
 LENGTH_TABLE = Path(__file__).with_name("unav100_train_lengths.csv")
+# Videos run through the pipeline one by one and as one batch (the issue's inference figure: batch 16).
+INFERENCE_BATCH_SIZE = 16
 # Videos whose lengths are drawn; the batches are the first ones of their (shuffled or length-grouped) order.
 LENGTH_POOL = 800
 
@@ -121,7 +127,7 @@ def describe(name: str, durations: list[float], items: int, unit: str) -> str:
     median = statistics.median(durations)
     return (
         f"{name:<40} {1000 * median:9.1f} ms median ({1000 * min(durations):.1f}-{1000 * max(durations):.1f}), "
-        f"{items / median:8.1f} {unit}/s"
+        f"mean {1000 * statistics.mean(durations):.1f}, {items / median:8.1f} {unit}/s"
     )
 
 
@@ -163,9 +169,9 @@ def main():
     parser.add_argument("--annotations", default=None, help="unav100_annotations.json to draw lengths from")
     parser.add_argument(
         "--padding",
-        default="max_length",
+        default=TrainingConfig.padding,
         choices=["max_length", "longest"],
-        help="collator padding (training's)",
+        help=f"collator padding (training's default: {TrainingConfig.padding})",
     )
     parser.add_argument("--group_by_length", action="store_true", help="batches of similar length")
     parser.add_argument(
@@ -177,6 +183,11 @@ def main():
     parser.add_argument(
         "--gradient_checkpointing", action="store_true", help="recompute the attention and dependency blocks"
     )
+    parser.add_argument(
+        "--return_freed_memory",
+        action="store_true",
+        help="CPU: let glibc return large freed blocks to the kernel (training's keep_freed_cpu_memory=False)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn lengths, order and crops")
     parser.add_argument("--skip_inference", action="store_true", help="time train steps only")
     parser.add_argument(
@@ -186,6 +197,8 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if device.type == "cpu" and not args.return_freed_memory:
+        keep_freed_memory()  # as training does on a CPU (TrainingConfig.keep_freed_cpu_memory)
     batch_size = args.batch_size or RECIPES[args.preset]["batch_size"]
     accelerator = Accelerator(
         cpu=device.type == "cpu", mixed_precision="bf16" if args.dtype == "bf16" else "no"
@@ -252,6 +265,7 @@ def main():
         f"torch threads {torch.get_num_threads()}, batch {batch_size}, lengths {args.lengths}, padding "
         f"{args.padding}{', grouped by length' if args.group_by_length else ''}"
         + (", gradient checkpointing" if args.gradient_checkpointing else "")
+        + (", freed memory returned to the kernel" if args.return_freed_memory else "")
         + (f", overrides {args.model_overrides}" if args.model_overrides else "")
     )
     print(
@@ -272,26 +286,39 @@ def main():
 
     if args.skip_inference:
         return
-    # Inference: one median-length video, and a batch of videos of drawn lengths, decoded.
-    evaluator = accelerator.unwrap_model(model).eval()
-    median_row = stretched_row(sources[0], int(np.median(lengths)), config)
-    batch_rows = rows[:batch_size]
+    # Inference through the pipeline, decoding included: one median-length video, and the drawn videos in batches.
+    localizer = AudioVisualEventLocalizationPipeline(
+        model=accelerator.unwrap_model(model).eval(),
+        feature_extractor=feature_extractor,
+        device=accelerator.device,
+    )
 
-    def infer(videos: list[dict]):
-        inputs = feature_extractor(
-            [row["visual_features"] for row in videos],
-            [row["audio_features"] for row in videos],
-            return_tensors="pt",
-            padding=args.padding,
-        ).to(accelerator.device)
+    def pipeline_input(source: dict, steps: int) -> dict:
+        row = stretched_row(source, steps, config)
+        return {key: row[key] for key in ("visual_features", "audio_features", "duration")}
+
+    median_row = pipeline_input(sources[0], int(np.median(lengths)))
+    videos = [
+        pipeline_input(sources[index % len(sources)], int(lengths[index]))
+        for index in range(INFERENCE_BATCH_SIZE)  # drawn at random, not grouped
+    ]
+
+    def infer(videos: list[dict], inference_batch_size: int):
         with torch.no_grad(), accelerator.autocast():
-            outputs = evaluator(**inputs)
-        feature_extractor.post_process_event_localization(outputs, [float(row["duration"]) for row in videos])
+            localizer(videos, threshold=0.0, batch_size=inference_batch_size)
 
-    single = timed(lambda: infer([median_row]), accelerator.device, 5, 2)
-    batched = timed(lambda: infer(batch_rows), accelerator.device, 3, 1)
+    single = timed(lambda: infer([median_row], 1), accelerator.device, 5, 2)
     print(describe(f"inference, 1 video of {len(median_row['visual_features'])} steps", single, 1, "videos"))
-    print(describe(f"inference, {batch_size} videos", batched, batch_size, "videos"))
+    for inference_batch_size in (1, INFERENCE_BATCH_SIZE):
+        seconds = timed(lambda size=inference_batch_size: infer(videos, size), accelerator.device, 2, 1)
+        print(
+            describe(
+                f"inference, {len(videos)} videos, batch {inference_batch_size}",
+                seconds,
+                len(videos),
+                "videos",
+            )
+        )
 
 
 if __name__ == "__main__":

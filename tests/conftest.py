@@ -100,3 +100,14 @@ def unav100_annotations() -> dict:
     import json
 
     return json.loads(UNAV100_ANNOTATIONS.read_text())["database"]
+
+
+def randomize_like_trained(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """LayerNorm biases and layer scales as training leaves them: at initialisation (biases 0, scales 1e-4) padded
+    steps could leak into valid ones without any output showing it."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("_scale") or (name.endswith(".bias") and parameter.ndim == 1):
+                parameter.copy_(0.5 + torch.rand(parameter.shape, generator=generator))
+    return model

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import make_tiny_batch, make_tiny_config
+from conftest import make_tiny_batch, make_tiny_config, randomize_like_trained
 
 from loco_hf import LocoConfig, LocoForEventLocalization
 from loco_hf.loss_loco import (
@@ -126,21 +126,22 @@ def test_query_source_changes_the_outputs_not_the_weights(tiny_config, tiny_batc
 
 
 def test_padding_does_not_change_valid_outputs(tiny_config):
-    model = build(tiny_config).eval()
-    batch = make_tiny_batch(tiny_config, (20, 9))
+    model = randomize_like_trained(build(tiny_config)).eval()
+    batch = make_tiny_batch(tiny_config, (32, 20, 9))
     batch.pop("labels")
     short = model(**batch)
     longer = {
         key: torch.nn.functional.pad(value, (0, 0, 0, 32) if value.ndim == 3 else (0, 32))
         for key, value in batch.items()
     }
-    # Garbage in the padding must not leak either.
+    # The 32-step video fills the short batch: only the longer one pads it, and its LayerNorm biases must not reach
+    # the last valid steps. Garbage in the padding must not leak either.
     longer["visual_features"][:, 40:] = 7.0
     long = model(**longer)
     for level, stride in enumerate([1, 2, 4]):
         short_start = sum(32 // s for s in [1, 2, 4][:level])
         long_start = sum(64 // s for s in [1, 2, 4][:level])
-        for video, length in enumerate((20, 9)):
+        for video, length in enumerate((32, 20, 9)):
             count = -(-length // stride)
             torch.testing.assert_close(
                 short.logits[video, short_start : short_start + count], long.logits[video, long_start : long_start + count],

@@ -17,7 +17,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_config
+from conftest import make_tiny_config, randomize_like_trained
 from hub_server import hub_environment, serve, stop
 from transformers import pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
@@ -196,6 +196,32 @@ def test_lists_and_batches(localizer):
     batched = localizer(videos, threshold=0.0, top_k=10, batch_size=3)
     assert as_list == one_by_one
     # Padding the batch to a common length changes no valid output.
+    for got, want in zip(batched, one_by_one, strict=True):
+        assert [e["label"] for e in got] == [e["label"] for e in want]
+        np.testing.assert_allclose(
+            [[e["start"], e["end"], e["score"]] for e in got], [[e["start"], e["end"], e["score"]] for e in want],
+            rtol=1e-4, atol=1e-4,
+        )  # fmt: skip
+
+
+def test_batches_hold_videos_of_similar_length(parts):
+    """With batch_size > 1 a list runs in order of length, each batch padded only to its longest video (rounded up
+    to the largest stride), and a trained model's events do not depend on the batching; results keep the input
+    order."""
+    extractor = parts[1]
+    model = randomize_like_trained(make_model(make_tiny_config()))
+    localizer = pipeline(TASK, model=model, feature_extractor=extractor)
+    videos = [make_video(num_steps=steps, seed=steps) for steps in (30, 9, 25, 14)]
+    one_by_one = [localizer(video, threshold=0.0, top_k=10) for video in videos]
+    padded_lengths = []
+    hook = model.loco.register_forward_hook(
+        lambda module, args, output: padded_lengths.append(output.padded_length)
+    )
+    try:
+        batched = localizer(videos, threshold=0.0, top_k=10, batch_size=2)
+    finally:
+        hook.remove()
+    assert padded_lengths == [16, 32]  # (9, 14) then (25, 30), rounded up to the largest stride, 4
     for got, want in zip(batched, one_by_one, strict=True):
         assert [e["label"] for e in got] == [e["label"] for e in want]
         np.testing.assert_allclose(

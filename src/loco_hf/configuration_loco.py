@@ -189,9 +189,9 @@ class LocoConfig(PreTrainedConfig):
             `max_seq_len`. "resample": sin/cos evaluated at positions compressed into [0, max_seq_len - 1].
             "linear": UnAV's rule, the `max_seq_len`-row table linearly interpolated (align_corners=False).
         reference_padding (`bool`, default False): handle padded steps exactly as the UnAV code does, so that a
-            converted UnAV checkpoint computes what it was trained to compute. The embedding output is not
-            re-masked (padded steps keep ReLU(LayerNorm bias), which the first blocks' depthwise convs read at the
-            last valid step), max-pooled residuals see padded zeros, the dependency block's temporal branch tiles
+            converted UnAV checkpoint computes what it was trained to compute. Convolutions read padded steps as
+            they are rather than as zeros (a LayerNorm maps a padded zero to its bias, which reaches the last
+            valid step), the embedding output is not re-masked, max-pooled residuals see padded zeros, the dependency block's temporal branch tiles
             the batch mask in UnAV's order, and the position table is stretched by the padded length rather than
             each video's own. Outputs then depend on how much a video is padded: feed such a model as the UnAV code
             does (the feature extractor's default padding). Off, a video's outputs do not depend on its batch-mates

@@ -638,9 +638,8 @@ class LocoFeatureExtractor(FeatureExtractionMixin):
             video_ids (`list[str]`, *optional*): one id per video, used in error messages.
             padding (`str`, default "max_length"): "max_length" pads as described above (the UnAV reference);
                 "longest" pads only to the longest video rounded up to a multiple of `max_stride` (at least one
-                stride), for less compute. At initialisation the model's outputs at valid steps do not depend on the
-                amount of padding; trained LayerNorm biases, read next to the padding, make them depend on it
-                (docs/architecture.md), and `reference_padding` models more still: they refuse it.
+                stride), for less compute. The model's outputs at valid steps do not depend on the amount of
+                padding, except with `reference_padding` (a converted UnAV checkpoint), which refuses "longest".
 
         Returns:
             `BatchFeature` with visual_features `(B, T', visual_dim)` float32, audio_features `(B, T', audio_dim)`

@@ -154,16 +154,32 @@ def downsample_mask(mask: torch.BoolTensor, stride: int) -> torch.BoolTensor:
 
 
 class LocoMaskedConv1d(nn.Conv1d):
-    """A 'same'-padded Conv1d on channels-last input whose output is zeroed at invalid steps."""
+    """A 'same'-padded Conv1d on channels-last input that reads zeros at invalid steps and writes zeros there.
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, **kwargs):
+    Zeroing the input as well as the output keeps a video's outputs independent of how far its batch is padded: a
+    LayerNorm maps a padded zero to its bias, which a k3 conv would otherwise read at the last valid step.
+    `zero_padded_input=False` (`reference_padding`) reads whatever the padded steps hold, as the UnAV code does.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        zero_padded_input: bool = True,
+        **kwargs,
+    ):
         super().__init__(
             in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, **kwargs
         )
+        self.zero_padded_input = zero_padded_input
 
     def forward(
         self, hidden_states: torch.Tensor, mask: torch.BoolTensor
     ) -> tuple[torch.Tensor, torch.BoolTensor]:
+        if self.zero_padded_input:
+            hidden_states = hidden_states * mask.unsqueeze(-1).to(hidden_states.dtype)
         # (B, T, D) -> (B, D, T) -> conv -> (B, T / s, D')
         output = super().forward(hidden_states.transpose(1, 2)).transpose(1, 2)
         output_mask = downsample_mask(mask, self.stride[0])
@@ -173,10 +189,10 @@ class LocoMaskedConv1d(nn.Conv1d):
 class LocoConvProjection(nn.Module):
     """Depthwise conv (k3, stride 1 or 2) + LayerNorm + 1x1 projection: how q, k and v see local context."""
 
-    def __init__(self, hidden_size: int, stride: int):
+    def __init__(self, hidden_size: int, stride: int, zero_padded_input: bool = True):
         super().__init__()
         self.depthwise = LocoMaskedConv1d(
-            hidden_size, hidden_size, 3, stride=stride, groups=hidden_size, bias=False
+            hidden_size, hidden_size, 3, stride, zero_padded_input, groups=hidden_size, bias=False
         )
         self.norm = nn.LayerNorm(hidden_size)
         self.projection = nn.Linear(hidden_size, hidden_size)
@@ -220,7 +236,10 @@ class LocoEmbedding(nn.Module):
         super().__init__()
         dims = [input_dim] + [config.hidden_size] * config.num_embedding_layers
         self.convs = nn.ModuleList(
-            LocoMaskedConv1d(dims[i], dims[i + 1], 3, bias=False) for i in range(len(dims) - 1)
+            LocoMaskedConv1d(
+                dims[i], dims[i + 1], 3, zero_padded_input=not config.reference_padding, bias=False
+            )
+            for i in range(len(dims) - 1)
         )
         self.norms = nn.ModuleList(nn.LayerNorm(config.hidden_size) for _ in self.convs)
         self.reference_padding = config.reference_padding
@@ -416,9 +435,10 @@ class LocoAttentionBlock(GradientCheckpointingLayer):
         self.norm_context = (
             nn.LayerNorm(hidden_size) if is_cross_attention or config.use_self_attention_query_norm else None
         )
-        self.query = LocoConvProjection(hidden_size, stride)
-        self.key = LocoConvProjection(hidden_size, stride)
-        self.value = LocoConvProjection(hidden_size, stride)
+        zero_padded_input = not config.reference_padding
+        self.query = LocoConvProjection(hidden_size, stride, zero_padded_input)
+        self.key = LocoConvProjection(hidden_size, stride, zero_padded_input)
+        self.value = LocoConvProjection(hidden_size, stride, zero_padded_input)
         self.output = nn.Linear(hidden_size, hidden_size)
         # Built here, between the attention and the MLP: the parameter order sets the order of the summands of the
         # clipped global gradient norm, hence its last bits, so moving it changes trained weights (not the maths).
@@ -634,10 +654,15 @@ class LocoDependencyBlock(GradientCheckpointingLayer):
         fused_size = 2 * config.hidden_size
         self.num_classes = config.num_labels
         self.class_size = config.dependency_hidden_size
-        self.expand = LocoMaskedConv1d(fused_size, self.num_classes * self.class_size, 3, bias=False)
+        zero_padded_input = not config.reference_padding
+        self.expand = LocoMaskedConv1d(
+            fused_size, self.num_classes * self.class_size, 3, zero_padded_input=zero_padded_input, bias=False
+        )
         self.temporal = LocoAttentionBlock(config, self.class_size, 1, self.class_size)
         self.co_occurrence = LocoAttentionBlock(config, self.class_size, 1, self.class_size)
-        self.squeeze = LocoMaskedConv1d(self.num_classes * self.class_size, fused_size, 3, bias=False)
+        self.squeeze = LocoMaskedConv1d(
+            self.num_classes * self.class_size, fused_size, 3, zero_padded_input=zero_padded_input, bias=False
+        )
         self.reference_padding = config.reference_padding
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
@@ -680,11 +705,15 @@ class LocoHeadTrunk(nn.Module):
     def __init__(self, config: LocoConfig, output_size: int, output_bias: bool = True):
         super().__init__()
         dims = [2 * config.hidden_size] + [config.head_hidden_size] * config.num_head_layers
+        zero_padded_input = not config.reference_padding
         self.convs = nn.ModuleList(
-            LocoMaskedConv1d(dims[i], dims[i + 1], 3, bias=False) for i in range(len(dims) - 1)
+            LocoMaskedConv1d(dims[i], dims[i + 1], 3, zero_padded_input=zero_padded_input, bias=False)
+            for i in range(len(dims) - 1)
         )
         self.norms = nn.ModuleList(nn.LayerNorm(config.head_hidden_size) for _ in self.convs)
-        self.output = LocoMaskedConv1d(dims[-1], output_size, 3, bias=output_bias)
+        self.output = LocoMaskedConv1d(
+            dims[-1], output_size, 3, zero_padded_input=zero_padded_input, bias=output_bias
+        )
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
         for conv, norm in zip(self.convs, self.norms, strict=True):

@@ -109,6 +109,32 @@ def _read_features(value, field: str, name: str):
     )
 
 
+def _num_steps(inputs) -> int:
+    """Steps of one input dict's video, read without loading a `.npy` file's data; 0 where the input is not a
+    well-formed video (preprocess then names the problem)."""
+    if not isinstance(inputs, dict):
+        return 0
+    lengths = []
+    for key in _FEATURE_KEYS:
+        value = inputs.get(key)
+        if isinstance(value, (str, os.PathLike)):
+            try:
+                value = np.load(os.fspath(value), mmap_mode="r", allow_pickle=False)
+            except (ValueError, OSError):
+                return 0
+        try:
+            lengths.append(len(value))
+        except TypeError:
+            return 0
+    return min(lengths)
+
+
+def _order_by_length(inputs: list) -> list[int]:
+    """Indices of `inputs` (the pipeline's input dicts) sorted by video length, stable for equal lengths."""
+    lengths = [_num_steps(video) for video in inputs]
+    return sorted(range(len(inputs)), key=lengths.__getitem__)
+
+
 class AudioVisualEventLocalizationPipeline(Pipeline):
     r"""
     Dense audio-visual event localization from pre-extracted features: which events happen in a video, and when.
@@ -169,10 +195,22 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
         self.feature_extractor.check_model_config(self.model.config)
 
     def __call__(self, inputs, **kwargs):
-        """Localizes the events of one video (a dict) or of each video of a list or generator; `[]` gives `[]`."""
+        """Localizes the events of one video (a dict) or of each video of a list or generator; `[]` gives `[]`.
+
+        With `batch_size` > 1 a list is run in order of length, so that a batch holds videos of similar length and
+        is padded only to its longest (the results come back in the list's order); a generator is run as it comes.
+        """
         if isinstance(inputs, list) and not inputs:
             return []
-        return super().__call__(inputs, **kwargs)
+        batch_size = kwargs.get("batch_size") or self._batch_size or 1
+        if not isinstance(inputs, list) or batch_size == 1:
+            return super().__call__(inputs, **kwargs)
+        order = _order_by_length(inputs)
+        results = super().__call__([inputs[index] for index in order], **kwargs)
+        in_input_order = [None] * len(inputs)
+        for result, index in zip(results, order, strict=True):
+            in_input_order[index] = result
+        return in_input_order
 
     def _sanitize_parameters(self, threshold=None, top_k=None, return_duration=None, **kwargs):
         if kwargs:
@@ -212,7 +250,8 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
 
         Returns:
             `dict` with visual_features `(1, T', visual_dim)`, audio_features `(1, T', audio_dim)`, attention_mask
-            `(1, T')` (T' padded as the feature extractor does at inference) and durations `(1,)` in seconds.
+            `(1, T')` (T' padded to a multiple of the largest stride, or as UnAV pads under `reference_padding`)
+            and durations `(1,)` in seconds.
         """
         if not isinstance(inputs, dict):
             raise ValueError(
@@ -237,7 +276,10 @@ class AudioVisualEventLocalizationPipeline(Pipeline):
         visual = _load_features(inputs["visual_features"], "visual_features", name)
         audio = _load_features(inputs["audio_features"], "audio_features", name)
         video_ids = [str(inputs["video_id"])] if inputs.get("video_id") is not None else None
-        model_inputs = extractor(visual, audio, return_tensors="pt", video_ids=video_ids)
+        # Padded only to a multiple of the largest stride: batches are then padded to their longest video, and a
+        # video's outputs do not depend on either (except under reference_padding, which needs UnAV's padding).
+        padding = "max_length" if extractor.reference_padding else "longest"
+        model_inputs = extractor(visual, audio, return_tensors="pt", video_ids=video_ids, padding=padding)
         num_steps = int(model_inputs["attention_mask"].sum())
 
         duration = inputs.get("duration")

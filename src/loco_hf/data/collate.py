@@ -94,10 +94,10 @@ class LocoDataCollator:
             keep whole videos.
         padding (`str`, default "max_length"): "max_length" pads as the UnAV reference does, to exactly
             `max_seq_len` in training and to max(`max_seq_len`, the longest rounded up to a multiple of the largest
-            stride) otherwise; "longest" pads a batch only to its longest video rounded up, less work per step. The
-            crop and the labels do not depend on it. The model's outputs nearly do: a trained model's LayerNorm
-            biases reach the last valid steps through the padded steps (docs/architecture.md), so "longest" is not
-            the reference's exact computation, and a converted UnAV checkpoint (`reference_padding`) refuses it.
+            stride) otherwise; "longest" pads a batch only to its longest video rounded up, less work per step
+            (training's default, `TrainingConfig.padding`). The crop, the labels and the model's outputs at valid
+            steps do not depend on it, except for a converted UnAV checkpoint (`reference_padding`), whose outputs
+            do and which refuses "longest".
         crop_ratio (`tuple[float, float]`, default (0.9, 1.0)), truncation_threshold (`float`, default 0.5),
             max_crop_trials (`int`, default 200): the training crop (UnAV's values).
 

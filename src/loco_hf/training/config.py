@@ -121,16 +121,19 @@ class TrainingConfig(DataConfig):
         `accelerate launch` without a config pins OMP_NUM_THREADS to 1 and would leave all but one core idle).
 
     Speed:
-        padding (`str`, default "max_length"): how `LocoDataCollator` pads a batch: "max_length" to `max_seq_len`
-            as UnAV trains, "longest" to the batch's longest video rounded up to the largest stride (less work;
-            a trained model's outputs at a video's last steps depend slightly on its padding, see
-            docs/architecture.md, so this is not UnAV's exact computation). Evaluation pads the same way.
+        padding (`str`, default "longest"): how `LocoDataCollator` pads a batch: "longest" to the batch's longest
+            video rounded up to the largest stride (less work; a video's outputs do not depend on its padding),
+            "max_length" to `max_seq_len` as UnAV trains (what a model with `reference_padding`, whose outputs do
+            depend on it, needs). Evaluation pads the same way.
         group_by_length (`bool`, default False): batches of videos of similar length (`LengthGroupedSampler`,
             transformers' `group_by_length`), which only saves work with padding "longest"; with "longest" the
             validation and test splits are also read in order of length.
         torch_compile (`bool`, default False): compile the network (`nn.Module.compile` of the base model, static
             shapes: one graph per padded length, at most `max_seq_len / max_stride` of them with padding
             "longest"); the loss, whose labels change shape with each batch's event counts, runs eagerly.
+        keep_freed_cpu_memory (`bool`, default True): on a CPU under Linux (glibc), large freed blocks stay in the
+            process for the next step instead of being unmapped and faulted in again (`cpu_allocator`; a full-preset
+            step spent a third of its time in the kernel without it). The process keeps its peak memory.
 
     Evaluation and checkpoints:
         eval_every_epochs (`int`, default 1): validation mAP of the EMA weights every N epochs and at the end; the
@@ -177,9 +180,9 @@ class TrainingConfig(DataConfig):
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes."})
     # speed
     padding: str = field(
-        default="max_length",
+        default="longest",
         metadata={
-            "help": "Batch padding: max_length (UnAV's, max_seq_len steps) or longest (the longest video)."
+            "help": "Batch padding: longest (the longest video) or max_length (UnAV's, max_seq_len steps)."
         },
     )
     group_by_length: bool = field(
@@ -187,6 +190,12 @@ class TrainingConfig(DataConfig):
     )
     torch_compile: bool = field(
         default=False, metadata={"help": "torch.compile the network (static shapes; the loss stays eager)."}
+    )
+    keep_freed_cpu_memory: bool = field(
+        default=True,
+        metadata={
+            "help": "On a Linux CPU, reuse freed memory instead of returning it to the kernel each step."
+        },
     )
     cpu_threads: int | None = field(
         default=None,

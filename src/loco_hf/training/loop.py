@@ -48,6 +48,7 @@ from .checkpointing import (
     save_checkpoint,
 )
 from .config import TrainingConfig
+from .cpu_allocator import keep_freed_memory
 from .data import (
     build_dataloaders,
     data_fingerprint,
@@ -347,7 +348,7 @@ def launch_lost_processes(environ: Mapping[str, str], num_processes: int) -> boo
 
 def build_accelerator(config: TrainingConfig, output_dir: Path) -> Accelerator:
     """The run's `Accelerator` (trackers of `config.report_to` plus the JSONL log, seedable sampler), with the
-    torch threads of a CPU run set, and a warning when a multi-process launch came up as one process."""
+    torch threads of a CPU run set (and `keep_freed_cpu_memory` applied), and a warning when a multi-process launch came up as one process."""
     accelerator = Accelerator(
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         mixed_precision=config.mixed_precision,
@@ -368,6 +369,8 @@ def build_accelerator(config: TrainingConfig, output_dir: Path) -> Accelerator:
         torch.set_num_threads(
             config.cpu_threads or max(1, (os.cpu_count() or 1) // accelerator.state.num_processes)
         )
+        if config.keep_freed_cpu_memory:
+            keep_freed_memory()
     return accelerator
 
 
