@@ -39,3 +39,13 @@ def test_freed_blocks_are_reused_without_page_faults():
     assert applied
     assert returned_faults > 30_000  # 256 MiB of 4 KiB pages faulted in again
     assert kept_faults < returned_faults / 20
+
+
+def test_cpu_training_keeps_freed_memory_unless_told_not_to(tmp_path, monkeypatch):
+    from loco_hf.training import TrainingConfig, loop
+
+    calls = []
+    monkeypatch.setattr(loop, "keep_freed_memory", lambda: calls.append("applied"))
+    for keep in (True, False):
+        loop.build_accelerator(TrainingConfig(output_dir=str(tmp_path), keep_freed_cpu_memory=keep), tmp_path)
+    assert calls == ["applied"]
