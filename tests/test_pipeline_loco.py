@@ -185,6 +185,16 @@ def test_streams_dataset_rows(localizer, tmp_path):
     ]
 
 
+def assert_same_events(got_videos: list[list[dict]], want_videos: list[list[dict]]):
+    """The same labels per video, and starts, ends and scores to float tolerance."""
+    for got, want in zip(got_videos, want_videos, strict=True):
+        assert [e["label"] for e in got] == [e["label"] for e in want]
+        np.testing.assert_allclose(
+            [[e["start"], e["end"], e["score"]] for e in got], [[e["start"], e["end"], e["score"]] for e in want],
+            rtol=1e-4, atol=1e-4,
+        )  # fmt: skip
+
+
 def test_lists_and_batches(localizer):
     videos = [
         make_video(num_steps=20, seed=2),
@@ -196,12 +206,7 @@ def test_lists_and_batches(localizer):
     batched = localizer(videos, threshold=0.0, top_k=10, batch_size=3)
     assert as_list == one_by_one
     # Padding the batch to a common length changes no valid output.
-    for got, want in zip(batched, one_by_one, strict=True):
-        assert [e["label"] for e in got] == [e["label"] for e in want]
-        np.testing.assert_allclose(
-            [[e["start"], e["end"], e["score"]] for e in got], [[e["start"], e["end"], e["score"]] for e in want],
-            rtol=1e-4, atol=1e-4,
-        )  # fmt: skip
+    assert_same_events(batched, one_by_one)
 
 
 def test_batches_hold_videos_of_similar_length(parts):
@@ -222,12 +227,7 @@ def test_batches_hold_videos_of_similar_length(parts):
     finally:
         hook.remove()
     assert padded_lengths == [16, 32]  # (9, 14) then (25, 30), rounded up to the largest stride, 4
-    for got, want in zip(batched, one_by_one, strict=True):
-        assert [e["label"] for e in got] == [e["label"] for e in want]
-        np.testing.assert_allclose(
-            [[e["start"], e["end"], e["score"]] for e in got], [[e["start"], e["end"], e["score"]] for e in want],
-            rtol=1e-4, atol=1e-4,
-        )  # fmt: skip
+    assert_same_events(batched, one_by_one)
 
 
 @pytest.mark.parametrize(
