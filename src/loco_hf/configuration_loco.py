@@ -191,9 +191,9 @@ class LocoConfig(PreTrainedConfig):
         reference_padding (`bool`, default False): handle padded steps exactly as the UnAV code does, so that a
             converted UnAV checkpoint computes what it was trained to compute. Convolutions read padded steps as
             they are rather than as zeros (a LayerNorm maps a padded zero to its bias, which reaches the last
-            valid step), the embedding output is not re-masked, max-pooled residuals see padded zeros, the dependency block's temporal branch tiles
-            the batch mask in UnAV's order, and the position table is stretched by the padded length rather than
-            each video's own. Outputs then depend on how much a video is padded: feed such a model as the UnAV code
+            valid step), the embedding output is not re-masked, max-pooled residuals see padded zeros, the
+            dependency block's temporal branch tiles the batch mask in UnAV's order, and the position table is
+            stretched by the padded length rather than each video's own. Outputs then depend on how much a video is padded: feed such a model as the UnAV code
             does (the feature extractor's default padding). Off, a video's outputs do not depend on its batch-mates
             (docs/architecture.md, departures). Set by `convert_unav_checkpoint`.
 

@@ -50,8 +50,8 @@ TORCH_LOAD_SUFFIXES = (".bin", ".pkl", ".pt")
 CUSTOM_STATE_PATTERN = re.compile(r"custom_checkpoint_\d+\.pkl")
 # Options that may differ between a run and its resumption: where outputs, logs and the Hub upload go, how
 # often checkpoints are written and how many kept, how data is read, activation checkpointing and the CPU
-# allocator (the same weights, tests/test_training.py); none of them changes the weights. The data itself is compared by its
-# fingerprint, so `dataset_dir` may name a moved copy.
+# allocator (the same weights, tests/test_training.py); none of them changes the weights. The data itself is
+# compared by its fingerprint, so `dataset_dir` may name a moved copy.
 RESUMABLE_OPTION_CHANGES = frozenset(
     {
         "output_dir", "resume_from_checkpoint", "logging_steps", "report_to", "push_to_hub", "hub_model_id",
