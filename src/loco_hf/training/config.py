@@ -333,7 +333,8 @@ class EvaluationConfig(DataConfig):
         dataset_dir (`str`, *optional*): as in `TrainingConfig`; default the synthetic data of `num_videos` and
             `data_seed` with the model's dims and classes (the defaults match `TrainingConfig`'s).
         num_videos (`int`), data_seed (`int`), synthetic_clean (`bool`): the synthetic data.
-        batch_size (`int`, default 16).
+        batch_size (`int`, default 16): videos per forward pass, taken in order of length and padded to the
+            batch's longest (UnAV's padding for a converted checkpoint, `reference_padding`).
         output_dir (`str`, *optional*): where the metrics, predictions and plots go (default: `<model>/evaluation`
             for a folder, `evaluation/<model id>` for a Hub id).
         mixed_precision (`str`, *optional*): "no", "fp16" or "bf16".

@@ -169,21 +169,37 @@ def build_dataloaders(
         generator=torch.Generator().manual_seed(config.seed),
     )
 
-    def evaluation_loader(split):
-        rows = dataset[split].with_format("numpy")
-        by_length = None
-        if config.padding == "longest":  # similar lengths in a batch: little padding
-            lengths = video_lengths(rows)
-            by_length = sorted(range(len(lengths)), key=lengths.__getitem__)
-        return DataLoader(
-            rows,
-            batch_size=config.eval_batch_size,
-            sampler=by_length,
-            collate_fn=LocoDataCollator(feature_extractor, training=False, padding=config.padding),
-            num_workers=config.num_workers,
-            generator=torch.Generator().manual_seed(config.seed),
+    def split_loader(split):
+        return evaluation_loader(
+            dataset[split],
+            feature_extractor,
+            config.eval_batch_size,
+            config.padding,
+            config.num_workers,
+            config.seed,
         )
 
-    validation_loader = evaluation_loader("validation") if has_validation else None
-    test_loader = evaluation_loader("test") if has_test else None
+    validation_loader = split_loader("validation") if has_validation else None
+    test_loader = split_loader("test") if has_test else None
     return train_loader, validation_loader, test_loader
+
+
+def evaluation_loader(
+    split, feature_extractor, batch_size: int, padding: str, num_workers: int = 0, seed: int = 0
+) -> DataLoader:
+    """A loader over whole videos of a dataset split for evaluation, padded as `padding` says; with "longest" the
+    videos come in order of length, so a batch holds similar lengths and little padding (the metrics do not depend
+    on the order). `seed` seeds the loader's private generator."""
+    rows = split.with_format("numpy")
+    by_length = None
+    if padding == "longest":
+        lengths = video_lengths(rows)
+        by_length = sorted(range(len(lengths)), key=lengths.__getitem__)
+    return DataLoader(
+        rows,
+        batch_size=batch_size,
+        sampler=by_length,
+        collate_fn=LocoDataCollator(feature_extractor, training=False, padding=padding),
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+    )

@@ -7,17 +7,14 @@ false positives by type, the predictions in the ActivityNet format and, with mat
 
 from pathlib import Path
 
-import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader
 from transformers.utils import logging
 
-from ..data import LocoDataCollator
 from ..evaluation import average_precision_by_length, false_positive_breakdown
 from ..feature_extraction_loco import LocoFeatureExtractor
 from ..modeling_loco import LocoForEventLocalization
 from .config import EvaluationConfig
-from .data import dataset_model_fields, durations_of, ground_truth_of, load_datasets
+from .data import dataset_model_fields, durations_of, evaluation_loader, ground_truth_of, load_datasets
 from .loop import evaluate_model
 from .metrics import TIOU_THRESHOLDS, compute_metrics, json_ready, to_activitynet, write_json
 
@@ -57,12 +54,9 @@ def evaluate_checkpoint(config: EvaluationConfig) -> dict:
             raise ValueError(
                 f"The model's {name} ({getattr(model_config, name)}) does not match the data's ({data_fields[name]})."
             )
-    loader = DataLoader(
-        split.with_format("numpy"),
-        batch_size=config.batch_size,
-        collate_fn=LocoDataCollator(feature_extractor, training=False),
-        generator=torch.Generator(),
-    )
+    # A video's outputs do not depend on its padding, except a converted UnAV checkpoint's (reference_padding).
+    padding = "max_length" if model_config.reference_padding else "longest"
+    loader = evaluation_loader(split, feature_extractor, config.batch_size, padding)
     model, loader = accelerator.prepare(model, loader)
     predictions = evaluate_model(model, loader, feature_extractor, accelerator, config.split)
     if not accelerator.is_main_process:
