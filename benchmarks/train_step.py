@@ -55,7 +55,7 @@ from loco_hf.training.cpu_allocator import keep_freed_memory
 
 UNAV100_TRAIN_VIDEOS = 6489
 LENGTH_TABLE = Path(__file__).with_name("unav100_train_lengths.csv")
-# Videos run through the pipeline one by one and as one batch (the inference figure: batch 16).
+# Videos of drawn lengths run through the pipeline one by one and as one batch of this size.
 INFERENCE_BATCH_SIZE = 16
 # Videos whose lengths are drawn; the batches are the first ones of their (shuffled or length-grouped) order.
 LENGTH_POOL = 800

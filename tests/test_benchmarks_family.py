@@ -52,7 +52,7 @@ def test_sweeps_change_one_knob_of_the_anchor_and_build_valid_generators():
         assert config.num_classes == 100 and config.timelines == str(SLICE)
     swept = sorted((knob, value) for differences in changed.values() for knob, value in differences.items())
     assert swept == sorted((knob, value) for knob, values in family.SWEEPS.items() for value in values)
-    # the ranges: distractors 0-3 per video, offset 0-3 steps
+    # the family's sweeps: distractors 0-3 per video, offset 0-3 steps
     assert {0.0, 1.0, 2.0, 3.0} == {
         family.ANCHOR["distractors_per_video"],
         *family.SWEEPS["distractors_per_video"],
