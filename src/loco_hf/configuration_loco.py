@@ -95,7 +95,7 @@ CROSS_ATTENTION_QUERY_SOURCES = ("updated_stream", "other_stream")
 # Deprecated fields still read from saved configurations: the query source under its old name and values, and
 # switches whose one supported value is built in (any other value asks for a network this code does not build).
 _OLD_QUERY_SOURCE_VALUES = {"self": "updated_stream", "other": "other_stream"}
-_REMOVED_FIELDS = {"lac_null_key": True, "lcf_layer_scale_init_value": 1.0, "lac_layer_scale_init_value": 1.0}
+_REMOVED_FIELDS = {"lac_null_key": True, "lac_layer_scale_init_value": 1.0}
 # Every old field name `LocoConfig` and `from_preset` still accept (with a FutureWarning).
 DEPRECATED_FIELDS = ("cross_attention_queries", *_REMOVED_FIELDS)
 
@@ -205,6 +205,7 @@ class LocoConfig(PreTrainedConfig):
             window; 1 / tau is also the initial slope k of the learned pair logit k S + b.
         lcf_loss_weight (`float`, default 0.1): weight of the LCF correspondence loss (a binary cross-entropy on
             the local audio-visual pairs: positive when both steps lie in labelled events of a shared class).
+        lcf_layer_scale_init_value (`float`, default 1.0): initial value of the modulation's per-channel layer scale.
 
     LAC, Local Adaptive Cross-modal interaction:
         use_lac (`bool`, default True): cross-modal attention with LAC's adaptive Gaussian window and null key.
@@ -238,16 +239,16 @@ class LocoConfig(PreTrainedConfig):
     Variants: `use_lcf`, `use_lac` and `use_dependency_block` switch LoCo's two modules and UnAV's dependency block
     on or off, and `cross_attention_query_source` picks the query convention of cross-modal attention. All off with
     "other_stream" is the UnAV baseline (`unav-baseline`); the defaults are LoCo. Each switch is read once, where
-    the model is built. LCF's modulation and LAC's attention branch start at layer scale 1 rather than
-    `layer_scale_init_value`: their gates (LCF's coherence gate, LAC's window and null key) already decide what a
-    step takes in, and from 1e-4 a short schedule is spent growing the scale.
+    the model is built. LCF's modulation (`lcf_layer_scale_init_value`) and LAC's attention branch start at layer
+    scale 1 rather than `layer_scale_init_value`: their gates (LCF's coherence gate, LAC's window and null key)
+    already decide what a step takes in, and from 1e-4 a short schedule is spent growing the scale.
 
     Numbers: a float field also accepts an int (a config.json may hold 25 for 25.0) and stores it as a float; a
     bool is rejected (by the strict type check). NaN and infinite values are rejected in every float field and list.
 
     Deprecated fields, still accepted with a FutureWarning: `cross_attention_queries` ("self" / "other", now
-    `cross_attention_query_source` "updated_stream" / "other_stream"), and `lac_null_key` (always True),
-    `lcf_layer_scale_init_value` and `lac_layer_scale_init_value` (always 1.0), which raise for any other value.
+    `cross_attention_query_source` "updated_stream" / "other_stream"), and `lac_null_key` (always True) and
+    `lac_layer_scale_init_value` (always 1.0), which raise for any other value.
     """
 
     model_type = "loco"
@@ -280,6 +281,7 @@ class LocoConfig(PreTrainedConfig):
     lcf_projection_dim: int = 128
     lcf_temperature: float | int = 0.1
     lcf_loss_weight: float | int = 0.1
+    lcf_layer_scale_init_value: float | int = 1.0
 
     # LAC
     use_lac: bool = True
@@ -395,7 +397,8 @@ class LocoConfig(PreTrainedConfig):
             if getattr(self, name) <= 0:
                 raise ValueError(f"LocoConfig.{name} must be a positive integer, got {getattr(self, name)}.")
         non_negative = ("num_unimodal_layers", "num_head_layers", "lcf_radius", "lcf_loss_weight",
-                        "lac_max_shift", "regression_loss_weight", "layer_scale_init_value", "focal_gamma")  # fmt: skip
+                        "lac_max_shift", "regression_loss_weight", "layer_scale_init_value", "focal_gamma",
+                        "lcf_layer_scale_init_value")  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"LocoConfig.{name} must be >= 0, got {getattr(self, name)}.")

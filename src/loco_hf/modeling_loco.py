@@ -138,14 +138,25 @@ class LocoEventLocalizationOutput(ModelOutput):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def drop_path(hidden_states: torch.Tensor, drop_prob: float, training: bool) -> torch.Tensor:
-    """Stochastic depth: drops the whole residual branch per sample, rescaling the survivors by 1 / (1 - p)."""
+def drop_path_keep(like: torch.Tensor, num_rows: int, drop_prob: float) -> torch.Tensor:
+    """Stochastic depth's draw for `num_rows` rows shaped like `like` (num_rows, 1, ...): 1 keeps a row's residual
+    branch, 0 drops it."""
+    shape = (num_rows,) + (1,) * (like.ndim - 1)
+    return like.new_empty(shape).bernoulli_(1.0 - drop_prob)
+
+
+def drop_path(
+    hidden_states: torch.Tensor, drop_prob: float, training: bool, keep: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Stochastic depth: drops the whole residual branch per sample, rescaling the survivors by 1 / (1 - p).
+
+    `keep` (`drop_path_keep`) is the draw to use, made by a caller that runs the rows in chunks; without it the
+    draw is made here."""
     if drop_prob == 0.0 or not training:
         return hidden_states
-    keep_prob = 1.0 - drop_prob
-    shape = (hidden_states.shape[0],) + (1,) * (hidden_states.ndim - 1)
-    keep = hidden_states.new_empty(shape).bernoulli_(keep_prob)
-    return hidden_states * keep / keep_prob
+    if keep is None:
+        keep = drop_path_keep(hidden_states, hidden_states.shape[0], drop_prob)
+    return hidden_states * keep / (1.0 - drop_prob)
 
 
 def downsample_mask(mask: torch.BoolTensor, stride: int) -> torch.BoolTensor:
@@ -450,13 +461,19 @@ class LocoAttentionBlock(GradientCheckpointingLayer):
         self.mlp_scale = nn.Parameter(torch.empty(hidden_size))
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.BoolTensor, context: torch.Tensor | None = None
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.BoolTensor,
+        context: torch.Tensor | None = None,
+        drop_path_keeps: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.BoolTensor]:
         """
         Args:
             hidden_states (`torch.FloatTensor` of shape `(B, T, d)`): the stream being updated.
             mask (`torch.BoolTensor` of shape `(B, T)`): valid steps, shared by both streams.
             context (`torch.FloatTensor` of shape `(B, T, d)`, *optional*): the other stream (cross-attention).
+            drop_path_keeps (two `torch.FloatTensor` of shape `(B, 1, 1)`, *optional*): drop-path's draws for the
+                attention and MLP branches (`drop_path_keep`), when the caller draws them; else drawn here.
         Returns:
             The updated stream `(B, T / stride, d)` and its mask `(B, T / stride)`.
         """
@@ -502,11 +519,14 @@ class LocoAttentionBlock(GradientCheckpointingLayer):
                 residual.transpose(1, 2), kernel_size=3, stride=self.stride, padding=1
             ).transpose(1, 2)
         # Padded steps of the updated stream leave the block at zero (UnAV's embedding output is not zero there).
+        attention_keep, mlp_keep = drop_path_keeps or (None, None)
         hidden_states = residual * valid + drop_path(
-            self.attention_scale * attended, self.drop_path_rate, self.training
+            self.attention_scale * attended, self.drop_path_rate, self.training, attention_keep
         )
         mlp = self.mlp_out(F.gelu(self.mlp_in(self.norm_mlp(hidden_states)))) * valid
-        hidden_states = hidden_states + drop_path(self.mlp_scale * mlp, self.drop_path_rate, self.training)
+        hidden_states = hidden_states + drop_path(
+            self.mlp_scale * mlp, self.drop_path_rate, self.training, mlp_keep
+        )
         return hidden_states, output_mask
 
     def build_key_restriction(self, config: LocoConfig, hidden_size: int, num_heads: int):
@@ -573,10 +593,9 @@ class LocoLocalCorrespondence(nn.Module):
     audio-visual event: the gate is that probability for the best-aligned counterpart, calibrated rather than free
     to saturate. The projections read each stream with the shared position table subtracted: with it, aligned
     pairs are told apart by position instead of content. The modulation starts at layer scale
-    `initial_layer_scale` (1), not the blocks' 1e-4: the gate already shuts it where the streams do not correspond.
+    `config.lcf_layer_scale_init_value` (1), not the blocks' 1e-4: the gate already shuts it where the streams do
+    not correspond.
     """
-
-    initial_layer_scale = 1.0
 
     def __init__(self, config: LocoConfig):
         super().__init__()
@@ -639,21 +658,29 @@ class LocoLocalCorrespondence(nn.Module):
         return visual, audio, scale * audio_affinity + self.pair_bias, coherence
 
 
-class LocoDependencyBlock(GradientCheckpointingLayer):
+class LocoDependencyBlock(nn.Module):
     """UnAV's temporal and class co-occurrence block, shared across levels.
 
     Expands the fused level feature to one small feature per class, runs self-attention over time for each class
     and over classes for each step, sums the two, and squeezes back: 2d -> C x h -> 2d. The output replaces the
     level feature. Unlike the UnAV code (which tiles the batch mask in the wrong order), each (video, class) row
-    uses its own video's mask, unless `reference_padding`. Under gradient checkpointing the block is checkpointed as
-    a whole: its per-class expansion, C x h channels per step, holds most of a training step's activations.
+    uses its own video's mask, unless `reference_padding`.
+
+    Under gradient checkpointing the block is checkpointed one video at a time: its per-class expansion (C x h
+    channels per step) holds most of a training step's activations, and the backward pass then recomputes one
+    video's expansion at a time instead of the batch's. Drop-path's draws are made for the whole batch first, in the
+    order the unchunked block makes them, so the result does not depend on the chunking. With `reference_padding`
+    the videos' rows are mixed (UnAV's mask tiling) and the block is checkpointed as a whole.
     """
+
+    gradient_checkpointing = False
 
     def __init__(self, config: LocoConfig):
         super().__init__()
         fused_size = 2 * config.hidden_size
         self.num_classes = config.num_labels
         self.class_size = config.dependency_hidden_size
+        self.drop_path_rate = config.drop_path_rate
         zero_padded_input = not config.reference_padding
         self.expand = LocoMaskedConv1d(
             fused_size, self.num_classes * self.class_size, 3, zero_padded_input=zero_padded_input, bias=False
@@ -666,6 +693,60 @@ class LocoDependencyBlock(GradientCheckpointingLayer):
         self.reference_padding = config.reference_padding
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
+        """
+        Args:
+            hidden_states (`torch.FloatTensor` of shape `(B, T, 2d)`): the fused level feature.
+            mask (`torch.BoolTensor` of shape `(B, T)`).
+        Returns:
+            `torch.FloatTensor` of shape `(B, T, 2d)`.
+        """
+        if not (self.gradient_checkpointing and self.training and torch.is_grad_enabled()):
+            return self.dependencies(hidden_states, mask)
+        batch_size, length, _ = hidden_states.shape
+        keeps = self.drop_path_keeps(hidden_states)
+        videos_per_chunk = batch_size if self.reference_padding else 1
+        chunks = []
+        for start in range(0, batch_size, videos_per_chunk):
+            stop = start + videos_per_chunk
+            class_rows = slice(start * self.num_classes, stop * self.num_classes)
+            step_rows = slice(start * length, stop * length)
+            temporal_keeps, co_occurrence_keeps = (
+                (None, None)
+                if keeps is None
+                else (tuple(k[class_rows] for k in keeps[:2]), tuple(k[step_rows] for k in keeps[2:]))
+            )
+            chunks.append(
+                self._gradient_checkpointing_func(
+                    self.dependencies,
+                    hidden_states[start:stop],
+                    mask[start:stop],
+                    temporal_keeps,
+                    co_occurrence_keeps,
+                )
+            )
+        return torch.cat(chunks)
+
+    def drop_path_keeps(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+        """Drop-path's draws of the inner blocks for the whole batch, in the order `dependencies` would make them:
+        temporal attention and MLP (B*C rows), then co-occurrence attention and MLP (B*T rows). None when off."""
+        if self.drop_path_rate == 0.0 or not self.training:
+            return None
+        batch_size, length, _ = hidden_states.shape
+        class_rows, step_rows = batch_size * self.num_classes, batch_size * length
+        return tuple(
+            drop_path_keep(hidden_states, rows, self.drop_path_rate)
+            for rows in (class_rows, class_rows, step_rows, step_rows)
+        )
+
+    def dependencies(
+        self,
+        hidden_states: torch.Tensor,
+        mask: torch.BoolTensor,
+        temporal_keeps: tuple[torch.Tensor, torch.Tensor] | None = None,
+        co_occurrence_keeps: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """The block on a batch (or a chunk of it): (B, T, 2d) -> (B, T, 2d). The keeps are drop-path's draws of the
+        inner blocks (`drop_path_keeps`, sliced to the chunk); without them the inner blocks draw their own."""
         batch_size, length, _ = hidden_states.shape
         expanded, _ = self.expand(hidden_states, mask)
         expanded = F.relu(expanded).view(
@@ -680,12 +761,12 @@ class LocoDependencyBlock(GradientCheckpointingLayer):
             class_mask = mask.repeat(self.num_classes, 1)
         else:
             class_mask = mask.repeat_interleave(self.num_classes, dim=0)  # row b*C + c belongs to video b
-        temporal, _ = self.temporal(per_class, class_mask)
+        temporal, _ = self.temporal(per_class, class_mask, drop_path_keeps=temporal_keeps)
         temporal = temporal.view(batch_size, self.num_classes, length, self.class_size).permute(0, 2, 1, 3)
         # Over classes, per step: (B, T, C, h) -> (B*T, C, h); every class is a valid key.
         per_step = expanded.reshape(batch_size * length, self.num_classes, self.class_size)
         all_classes = torch.ones(per_step.shape[:2], dtype=torch.bool, device=per_step.device)
-        co_occurrence, _ = self.co_occurrence(per_step, all_classes)
+        co_occurrence, _ = self.co_occurrence(per_step, all_classes, drop_path_keeps=co_occurrence_keeps)
         co_occurrence = co_occurrence.view(batch_size, length, self.num_classes, self.class_size)
         # The temporal branch leaves padded steps as its mask says; the co-occurrence branch sees every class of a
         # padded step as valid, so its output there is zeroed (UnAV zeroes it inside the block).
@@ -869,8 +950,8 @@ class LocoPreTrainedModel(PreTrainedModel):
         elif isinstance(module, LocoLocalCorrespondence):
             init.constant_(module.pair_log_scale, -math.log(config.lcf_temperature))
             init.zeros_(module.pair_bias)
-            init.constant_(module.audio_scale, module.initial_layer_scale)
-            init.constant_(module.visual_scale, module.initial_layer_scale)
+            init.constant_(module.audio_scale, config.lcf_layer_scale_init_value)
+            init.constant_(module.visual_scale, config.lcf_layer_scale_init_value)
         elif isinstance(module, LocoClassificationHead):
             prior = config.classification_prior_prob
             init.constant_(module.prior_bias, -math.log((1 - prior) / prior))
