@@ -2,6 +2,7 @@ import math
 import subprocess
 import sys
 import textwrap
+from unittest import mock
 
 import pytest
 import torch
@@ -17,7 +18,7 @@ from loco_hf.loss_loco import (
     sigmoid_focal_loss,
     step_event_classes,
 )
-from loco_hf.modeling_loco import LocoLocalAdaptiveCrossAttention
+from loco_hf.modeling_loco import LocoLocalAdaptiveCrossAttention, LocoWindowedAttention
 
 
 def build(config, seed=0):
@@ -530,6 +531,37 @@ def test_eager_and_sdpa_functions_agree_on_a_fully_masked_row():
     torch.testing.assert_close(eager, sdpa, rtol=1e-5, atol=1e-6)
     weights = (query @ key.transpose(-1, -2) / 2 + bias).softmax(-1)  # hand-written, d_head = 4
     torch.testing.assert_close(eager, weights @ value, rtol=1e-5, atol=1e-6)
+
+
+def test_lac_training_attention_gives_the_eager_gradients(tiny_batch):
+    """Training on the CPU under sdpa runs LAC as one `LocoWindowedAttention` with its own backward pass; its loss
+    and gradients equal the eager path's (bias built, then softmax written out), padded videos included."""
+    config = make_tiny_config(drop_path_rate=0.0)
+
+    def step(implementation: str):
+        model = build(config).train()
+        generator = torch.Generator().manual_seed(3)
+        for module in model.modules():
+            if isinstance(module, LocoLocalAdaptiveCrossAttention):  # windows that vary by query, a live null key
+                for parameter in (module.local_window.shift_weight, module.local_window.width_weight, module.null_key):
+                    parameter.data = torch.randn(parameter.shape, generator=generator) * 0.5
+        model.set_attn_implementation(implementation)
+        output = model(**tiny_batch)
+        output.loss.backward()
+        return output.loss.detach(), {name: p.grad for name, p in model.named_parameters()}
+
+    with mock.patch.object(
+        LocoWindowedAttention, "apply", side_effect=LocoWindowedAttention.apply
+    ) as fused_calls:
+        fused_loss, fused = step("sdpa")
+    # One call per LAC block (visual and audio update) and level.
+    assert fused_calls.call_count == 2 * config.num_pyramid_levels
+    eager_loss, eager = step("eager")
+    torch.testing.assert_close(fused_loss, eager_loss, rtol=1e-6, atol=0)
+    for name, gradient in eager.items():
+        scale = gradient.abs().max().item()
+        torch.testing.assert_close(fused[name], gradient, rtol=0, atol=1e-5 * scale + 1e-9, msg=name)
+    assert eager["loco.visual_pyramid.0.local_window.shift_weight"].abs().max() > 0
 
 
 def test_gradient_checkpointing_gives_the_same_gradients(tiny_config, tiny_batch):

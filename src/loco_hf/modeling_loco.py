@@ -349,6 +349,24 @@ class LocoLocalWindow(nn.Module):
         fraction = (torch.tensor(initial_windows) - self.min_window) / (self.max_window - self.min_window)
         return torch.logit(fraction)
 
+    def window_shape(self, query_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        Args:
+            query_features (`torch.FloatTensor` of shape `(B, Tq, d)`): normalised local features of the queries.
+        Returns:
+            shift delta and factor -1 / (2 w^2), each `(B, H, Tq, 1)` in float32: the bias is
+            (j - i - delta)^2 * factor.
+        """
+        query_features = query_features.float()
+        width_logits = F.linear(query_features, self.width_weight.float(), self.width_bias.float())
+        width = self.min_window + (self.max_window - self.min_window) * torch.sigmoid(width_logits)
+        shift = self.max_shift * torch.tanh(
+            F.linear(query_features, self.shift_weight.float(), self.shift_bias.float())
+        )
+        # (B, Tq, H) -> (B, H, Tq, 1) so each head and query has its own window over the keys. The factor is formed
+        # on this small tensor: three passes over the (B, H, Tq, Tk) one.
+        return shift.permute(0, 2, 1).unsqueeze(-1), -0.5 / width.permute(0, 2, 1).unsqueeze(-1).square()
+
     def forward(self, query_features: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
         """
         Args:
@@ -357,21 +375,14 @@ class LocoLocalWindow(nn.Module):
         Returns:
             `torch.FloatTensor` of shape `(B, H, Tq, Tk)`: the additive attention bias, in float32.
         """
-        query_features = query_features.float()
-        width_logits = F.linear(query_features, self.width_weight.float(), self.width_bias.float())
-        width = self.min_window + (self.max_window - self.min_window) * torch.sigmoid(width_logits)
-        shift = self.max_shift * torch.tanh(
-            F.linear(query_features, self.shift_weight.float(), self.shift_bias.float())
-        )
-        query_positions = torch.arange(
-            query_features.shape[1], device=query_features.device, dtype=torch.float32
-        )
-        distance = key_positions.view(1, 1, -1) - query_positions.view(1, -1, 1)  # (1, Tq, Tk)
-        # (B, Tq, H) -> (B, H, Tq, 1) so each head and query has its own window over the keys. The factor
-        # -1 / (2 w^2) is formed on this small tensor: three passes over the (B, H, Tq, Tk) one.
-        width = width.permute(0, 2, 1).unsqueeze(-1)
-        shift = shift.permute(0, 2, 1).unsqueeze(-1)
-        return (distance.unsqueeze(1) - shift).square() * (-0.5 / width.square())
+        shift, factor = self.window_shape(query_features)
+        return (key_distances(query_features.shape[1], key_positions) - shift).square() * factor
+
+
+def key_distances(query_length: int, key_positions: torch.Tensor) -> torch.Tensor:
+    """(1, 1, Tq, Tk): key position j minus query position i, in level steps."""
+    query_positions = torch.arange(query_length, device=key_positions.device, dtype=torch.float32)
+    return (key_positions.view(1, -1) - query_positions.view(-1, 1)).view(1, 1, query_length, -1)
 
 
 def eager_attention(
@@ -397,6 +408,78 @@ def sdpa_attention(
     """The same attention through `torch.nn.functional.scaled_dot_product_attention` (implementation "sdpa", the
     default), which picks a fused kernel where one takes a float bias. Shapes as in `eager_attention`."""
     return F.scaled_dot_product_attention(query, key, value, attn_mask=bias.to(query.dtype))
+
+
+class LocoWindowedAttention(torch.autograd.Function):
+    """LAC's attention in one function for training on the CPU: softmax(Q K^T / sqrt(d_head) + B) V with
+    B = where(keep, (j - i - delta)^2 * factor, padding), and the gradients of Q, K, V, delta and factor.
+
+    SDPA's fused CPU kernel takes no gradient for a float mask, so a learned bias sends it down its unfused path,
+    and autograd then runs a dozen passes over (B, H, Tq, Tk) tensors for the bias and its gradient. Here the bias is
+    written into the scores buffer in place and the backward pass uses the saved probabilities P and output O:
+    dS = P * (dP - rowsum(dO * O)) in place, d delta = -2 factor sum_j dS (j - i - delta) and d factor =
+    sum_j dS (j - i - delta)^2 over the kept keys. The same maths as the bias followed by `eager_attention`, in
+    float32.
+
+    Args (of `apply`):
+        query `(B, H, Tq, d/H)`, key and value `(B, H, Tk, d/H)`.
+        shift, factor `(B, H, Tq, 1)`: `LocoLocalWindow.window_shape`.
+        distances `(1, 1, Tq, Tk)`: `key_distances`.
+        keep `(B, 1, 1, Tk)` bool: keys that get the window bias; the others get `padding` `(B, 1, 1, Tk)`.
+    """
+
+    @staticmethod
+    def forward(ctx, query, key, value, shift, factor, distances, keep, padding):
+        batch_size, num_heads, query_length, head_size = query.shape
+        key_length = key.shape[2]
+        rows = batch_size * num_heads
+        scale = head_size**-0.5
+        # Contiguous (B, H, Tq, Tk), whatever the strides of `shift`: it becomes the (B*H, Tq, Tk) scores in place.
+        scores = query.new_empty(batch_size, num_heads, query_length, key_length)
+        torch.sub(distances, shift, out=scores).square_().mul_(factor)
+        torch.where(keep, scores, padding, out=scores)
+        flat_scores = scores.view(rows, query_length, key_length)
+        flat_scores.baddbmm_(
+            query.reshape(rows, query_length, head_size),
+            key.reshape(rows, key_length, head_size).transpose(1, 2),
+            alpha=scale,
+        )
+        probabilities = flat_scores.softmax(dim=-1)
+        output = torch.bmm(probabilities, value.reshape(rows, key_length, head_size))
+        ctx.save_for_backward(query, key, value, shift, factor, distances, keep, probabilities, output)
+        ctx.scale = scale
+        return output.view(batch_size, num_heads, query_length, head_size)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        query, key, value, shift, factor, distances, keep, probabilities, output = ctx.saved_tensors
+        batch_size, num_heads, query_length, head_size = query.shape
+        key_length = key.shape[2]
+        rows = batch_size * num_heads
+        grad_output = grad_output.reshape(rows, query_length, head_size)
+        grad_value = torch.bmm(probabilities.transpose(1, 2), grad_output)
+        grad_scores = torch.bmm(grad_output, value.reshape(rows, key_length, head_size).transpose(1, 2))
+        # sum_j dP_ij P_ij = dO_i . O_i: a reduction over d/H instead of over the keys.
+        row_terms = (grad_output * output).sum(-1, keepdim=True)
+        grad_scores.sub_(row_terms).mul_(probabilities)  # dS, also the gradient of the bias
+        grad_query = torch.bmm(grad_scores, key.reshape(rows, key_length, head_size)).mul_(ctx.scale)
+        grad_key = torch.bmm(grad_scores.transpose(1, 2), query.reshape(rows, query_length, head_size))
+        grad_key.mul_(ctx.scale)
+        # The window's gradients from the kept keys only; dS is overwritten, it is no longer needed.
+        offsets = (distances - shift).masked_fill_(~keep, 0.0)  # j - i - delta, (B, H, Tq, Tk)
+        weighted = grad_scores.view_as(offsets).mul_(offsets)
+        grad_shift = -2.0 * factor * weighted.sum(-1, keepdim=True)
+        grad_factor = weighted.mul_(offsets).sum(-1, keepdim=True)
+        return (
+            grad_query.view_as(query),
+            grad_key.view_as(key),
+            grad_value.view_as(value),
+            grad_shift,
+            grad_factor,
+            None,
+            None,
+            None,
+        )
 
 
 # What `config._attn_implementation` selects. Both take LAC's additive float bias; the flash kernels take none and
@@ -498,10 +581,7 @@ class LocoAttentionBlock(GradientCheckpointingLayer):
         # Key padding as a finite large negative (never -inf), so a fully padded row stays finite instead of NaN.
         bias = torch.zeros(batch_size, 1, 1, length, device=query.device, dtype=torch.float32)
         bias = bias.masked_fill(~output_mask.view(batch_size, 1, 1, length), torch.finfo(torch.float32).min)
-        key, value, bias = self.restrict_keys(query_local, key, value, bias)
-        # Unset (a block built outside a model) means transformers' default, sdpa.
-        attention = ATTENTION_FUNCTIONS[self.config._attn_implementation or "sdpa"]
-        attended = attention(query, key, value, bias)
+        attended = self.attend(query, key, value, bias, query_local)
         attended = attended.transpose(1, 2).reshape(
             batch_size, length, hidden_size
         )  # (B, H, T', d/H) -> (B, T', d)
@@ -530,11 +610,25 @@ class LocoAttentionBlock(GradientCheckpointingLayer):
         return hidden_states, output_mask
 
     def build_key_restriction(self, config: LocoConfig, hidden_size: int, num_heads: int):
-        """The modules `restrict_keys` uses: none for dense attention."""
+        """The modules that restrict where a query may look (`attend`): none for dense attention."""
 
-    def restrict_keys(self, query_local, key, value, bias):
-        """Where each query may look: dense attention keeps every valid key (the key padding `bias` alone)."""
-        return key, value, bias
+    @property
+    def attention_implementation(self) -> str:
+        """`config._attn_implementation`; unset (a block built outside a model) means transformers' default, sdpa."""
+        return self.config._attn_implementation or "sdpa"
+
+    def attend(self, query, key, value, bias, query_local):
+        """
+        Dense attention: every valid key, the key padding `bias` `(B, 1, 1, T')` alone.
+
+        Args:
+            query, key, value (`torch.FloatTensor` of shape `(B, H, T', d/H)`).
+            bias (`torch.FloatTensor` of shape `(B, 1, 1, T')`): 0 at valid keys, a large negative at padded ones.
+            query_local (`torch.FloatTensor` of shape `(B, T', d)`): the queries' local features (LAC's window).
+        Returns:
+            `torch.FloatTensor` of shape `(B, H, T', d/H)`.
+        """
+        return ATTENTION_FUNCTIONS[self.attention_implementation](query, key, value, bias)
 
 
 class LocoLocalAdaptiveCrossAttention(LocoAttentionBlock):
@@ -562,18 +656,33 @@ class LocoLocalAdaptiveCrossAttention(LocoAttentionBlock):
         self.local_window = LocoLocalWindow(config)
         self.null_key = nn.Parameter(torch.empty(num_heads, hidden_size // num_heads))
 
-    def restrict_keys(self, query_local, key, value, bias):
+    def attend(self, query, key, value, bias, query_local):
         """
         The window bias where a key is valid, the key padding `bias` elsewhere, and the null key first with bias 0:
-        bias `(B, H, T', 1 + T')` built in one pass over that tensor, keys and values `(B, H, 1 + T', d/H)`.
+        keys and values `(B, H, 1 + T', d/H)`, bias `(B, H, T', 1 + T')`. Training on the CPU in float32 runs it
+        as one `LocoWindowedAttention` under the "sdpa" implementation; elsewhere the bias is built in one pass and
+        handed to the attention implementation. Arguments as in `LocoAttentionBlock.attend`.
         """
         length = key.shape[2]
+        key, value = self.with_null_key(key, value)
         # Position -1 for the null key's column: computed with the others, then given its bias of 0.
         key_positions = torch.arange(-1, length, device=key.device, dtype=torch.float32)
-        window = self.local_window(query_local, key_positions)  # (B, H, T', 1 + T')
         keep = F.pad(bias == 0, (1, 0), value=False)  # (B, 1, 1, 1 + T'): valid keys, not the null key
         padding = F.pad(bias, (1, 0)).clamp(min=torch.finfo(key.dtype).min)
-        return *self.with_null_key(key, value), torch.where(keep, window, padding)
+        fused = (
+            self.attention_implementation == "sdpa"
+            and torch.is_grad_enabled()
+            and query.device.type == "cpu"
+            and query.dtype == torch.float32
+        )
+        if fused:
+            shift, factor = self.local_window.window_shape(query_local)
+            distances = key_distances(query_local.shape[1], key_positions)
+            return LocoWindowedAttention.apply(query, key, value, shift, factor, distances, keep, padding)
+        window = self.local_window(query_local, key_positions)  # (B, H, T', 1 + T')
+        return ATTENTION_FUNCTIONS[self.attention_implementation](
+            query, key, value, torch.where(keep, window, padding)
+        )
 
     def with_null_key(self, key, value):
         """Prepends a learned key with a zero value (B, H, 1 + T', ...): a query may find nothing in its window."""
