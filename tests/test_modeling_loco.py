@@ -85,6 +85,31 @@ def test_every_parameter_receives_a_gradient(tiny_config, tiny_batch):
     assert without == []
 
 
+@pytest.mark.parametrize("stop_gradient", [False, True])
+def test_lcf_stop_gradient_keeps_the_pair_logits_out_of_the_encoders(stop_gradient):
+    config = make_tiny_config(lcf_stop_gradient=stop_gradient)
+    inputs = {name: value for name, value in make_tiny_batch(config).items() if name != "labels"}
+    model = build(config).eval()
+    outputs = model.loco(**inputs)
+    outputs.lcf_pair_logits.sum().backward()
+
+    def gradient_sum(prefix):
+        return sum(
+            p.grad.abs().sum().item()
+            for n, p in model.named_parameters()
+            if n.startswith(prefix) and p.grad is not None
+        )
+
+    assert gradient_sum("loco.correspondence.0.audio_projection") > 0
+    assert gradient_sum("loco.correspondence.1.pair_bias") > 0
+    encoders = gradient_sum("loco.visual_encoder") + gradient_sum("loco.audio_encoder")
+    assert (encoders == 0) == stop_gradient
+    # the same values: only the gradients change
+    assert torch.equal(
+        build(make_tiny_config()).eval().loco(**inputs).lcf_pair_logits, outputs.lcf_pair_logits
+    )
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
@@ -542,8 +567,14 @@ def test_lac_training_attention_gives_the_eager_gradients(tiny_batch):
         model = build(config).train()
         generator = torch.Generator().manual_seed(3)
         for module in model.modules():
-            if isinstance(module, LocoLocalAdaptiveCrossAttention):  # windows that vary by query, a live null key
-                for parameter in (module.local_window.shift_weight, module.local_window.width_weight, module.null_key):
+            if isinstance(
+                module, LocoLocalAdaptiveCrossAttention
+            ):  # windows that vary by query, a live null key
+                for parameter in (
+                    module.local_window.shift_weight,
+                    module.local_window.width_weight,
+                    module.null_key,
+                ):
                     parameter.data = torch.randn(parameter.shape, generator=generator) * 0.5
         model.set_attn_implementation(implementation)
         output = model(**tiny_batch)
@@ -599,23 +630,27 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_config, tiny_batch
         build(config).gradient_checkpointing_enable()
 
 
-def test_gradient_checkpointing_recomputes_the_dependency_block_one_video_at_a_time(tiny_batch):
+# (checkpointing, reference_padding, batch size the block sees, calls per level: forward and recomputation)
+@pytest.mark.parametrize(
+    ("checkpointing", "reference_padding", "expected_batch", "calls_per_level"),
+    [(True, False, 1, 2 * 3), (False, False, 3, 1), (True, True, 3, 2)],
+)
+def test_gradient_checkpointing_recomputes_the_dependency_block_one_video_at_a_time(
+    tiny_batch, checkpointing, reference_padding, expected_batch, calls_per_level
+):
     """The dependency block's per-class expansion sets the peak memory of a large batch: under checkpointing it
     runs, forward and recomputation alike, on one video at a time; without it, on the whole batch. With
     `reference_padding` (UnAV's mask tiling mixes the videos' rows) it is checkpointed as a whole."""
-    levels = make_tiny_config().num_pyramid_levels
-    # (checkpointing, reference_padding): batch size the block sees, calls (forward and recomputation, per level)
-    cases = {(True, False): (1, 2 * 3 * levels), (False, False): (3, levels), (True, True): (3, 2 * levels)}
-    for (checkpointing, reference_padding), (expected_batch, expected_calls) in cases.items():
-        model = build(make_tiny_config(drop_path_rate=0.3, reference_padding=reference_padding)).train()
-        if checkpointing:
-            model.activation_checkpointing_enable()
-        batch_sizes = []
-        model.loco.dependency.expand.register_forward_hook(
-            lambda module, inputs, output: batch_sizes.append(inputs[0].shape[0])
-        )
-        model(**tiny_batch).loss.backward()
-        assert batch_sizes == [expected_batch] * expected_calls
+    config = make_tiny_config(drop_path_rate=0.3, reference_padding=reference_padding)
+    model = build(config).train()
+    if checkpointing:
+        model.activation_checkpointing_enable()
+    batch_sizes = []
+    model.loco.dependency.expand.register_forward_hook(
+        lambda module, inputs, output: batch_sizes.append(inputs[0].shape[0])
+    )
+    model(**tiny_batch).loss.backward()
+    assert batch_sizes == [expected_batch] * (calls_per_level * config.num_pyramid_levels)
 
 
 @pytest.mark.parametrize(

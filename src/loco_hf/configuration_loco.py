@@ -206,6 +206,11 @@ class LocoConfig(PreTrainedConfig):
         lcf_loss_weight (`float`, default 0.1): weight of the LCF correspondence loss (a binary cross-entropy on
             the local audio-visual pairs: positive when both steps lie in labelled events of a shared class).
         lcf_layer_scale_init_value (`float`, default 1.0): initial value of the modulation's per-channel layer scale.
+        lcf_stop_gradient (`bool`, default True): the coherence projections read the streams through a
+            stop-gradient, so the correspondence loss and the gate train LCF's own projections and pair logit but
+            not the unimodal encoders. False lets the loss shape the encoders too, which slowed LoCo's first few
+            hundred training steps on every data setting measured (docs/ablations.md). The forward pass is the
+            same either way.
 
     LAC, Local Adaptive Cross-modal interaction:
         use_lac (`bool`, default True): cross-modal attention with LAC's adaptive Gaussian window and null key.
@@ -282,6 +287,7 @@ class LocoConfig(PreTrainedConfig):
     lcf_temperature: float | int = 0.1
     lcf_loss_weight: float | int = 0.1
     lcf_layer_scale_init_value: float | int = 1.0
+    lcf_stop_gradient: bool = True
 
     # LAC
     use_lac: bool = True

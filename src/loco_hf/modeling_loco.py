@@ -7,8 +7,8 @@ ActionFormer, with two modules:
 
 * LCF (Local Correspondence Feature modulation), inside the unimodal encoders: each step of one stream receives its
   locally aligned counterpart from the other stream in proportion to how coherent the two streams are there, and a
-  local correspondence loss (is this audio-visual pair one event?) pulls the encoders towards modality-shared
-  semantics and calibrates the coherence gate;
+  local correspondence loss (is this audio-visual pair one event?) trains LCF's projections and calibrates the
+  coherence gate (the encoders too when `lcf_stop_gradient` is off);
 * LAC (Local Adaptive Cross-modal interaction), in the cross-modal pyramid: cross-modal attention with a Gaussian
   window whose width and shift each query predicts, and a null key so that a query may find nothing
   (`LocoLocalAdaptiveCrossAttention`, used in place of the dense `LocoAttentionBlock` when `use_lac` is on).
@@ -703,13 +703,15 @@ class LocoLocalCorrespondence(nn.Module):
     to saturate. The projections read each stream with the shared position table subtracted: with it, aligned
     pairs are told apart by position instead of content. The modulation starts at layer scale
     `config.lcf_layer_scale_init_value` (1), not the blocks' 1e-4: the gate already shuts it where the streams do
-    not correspond.
+    not correspond. With `config.lcf_stop_gradient` (the default) the projections read the streams through a
+    stop-gradient: the pair logits (loss and gate) train LCF's projections, k and b, and not the unimodal encoders.
     """
 
     def __init__(self, config: LocoConfig):
         super().__init__()
         self.radius = config.lcf_radius
         self.temperature = config.lcf_temperature
+        self.stop_gradient = config.lcf_stop_gradient
         self.audio_projection = nn.Linear(config.hidden_size, config.lcf_projection_dim)
         self.visual_projection = nn.Linear(config.hidden_size, config.lcf_projection_dim)
         self.audio_from_visual = nn.Linear(config.hidden_size, config.hidden_size)
@@ -737,6 +739,9 @@ class LocoLocalCorrespondence(nn.Module):
             visual, audio (modulated), the pair logits k S(t, t + o) + b `(B, T, 2r + 1)` (audio step t, visual
             step t + o, o = -r ... r) and the coherence `(2, B, T)` (audio, visual).
         """
+        if self.stop_gradient:
+            visual_position_free = visual_position_free.detach()
+            audio_position_free = audio_position_free.detach()
         valid = mask.unsqueeze(-1)
         projected_visual = F.normalize(self.visual_projection(visual_position_free).float(), dim=-1) * valid
         projected_audio = F.normalize(self.audio_projection(audio_position_free).float(), dim=-1) * valid
