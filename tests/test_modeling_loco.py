@@ -567,9 +567,8 @@ def test_lac_training_attention_gives_the_eager_gradients(tiny_batch):
         model = build(config).train()
         generator = torch.Generator().manual_seed(3)
         for module in model.modules():
-            if isinstance(
-                module, LocoLocalAdaptiveCrossAttention
-            ):  # windows that vary by query, a live null key
+            # windows that vary by query, a live null key
+            if isinstance(module, LocoLocalAdaptiveCrossAttention):
                 for parameter in (
                     module.local_window.shift_weight,
                     module.local_window.width_weight,
