@@ -9,6 +9,8 @@
     python benchmarks/train_step.py --group_by_length                # batches of similar length: less padding
     python benchmarks/train_step.py --model_overrides '{"use_lcf": false, "use_lac": false,
         "cross_attention_query_source": "other_stream"}'          # the UnAV baseline, small size
+    python benchmarks/train_step.py --threads 1 --steps 4 --rounds 30 --versus '{"use_lcf": false,
+        "use_lac": false, "cross_attention_query_source": "other_stream"}'   # LoCo / baseline, batch by batch
 
 A train step is `loco_hf.training.train_step` as the training loop runs it (forward and loss, backward, clipping,
 AdamW with the recipe's parameter groups, cosine schedule, weight EMA) on batches collated and cropped by
@@ -24,7 +26,9 @@ batch (padded to its longest video). Prints milliseconds per step, videos per se
 steps (resident set size on CPU, `torch.cuda.max_memory_allocated` on GPU) and what the speed implies
 for one UnAV-100 epoch (6,489 training videos) and the 45-epoch recipe. `--profile` adds torch.profiler's top
 operators of two train steps, the operator calls per step and `torch.utils.flop_counter`'s FLOP count of one step:
-figures that do not depend on the machine's load.
+figures that do not depend on the machine's load. `--versus` builds a second model (LocoConfig overrides) in the
+same process and runs every timed batch through both, in turn, `--rounds` times: the ratio of their step times, which
+load on a shared machine moves far less than either time alone (each batch's fastest step is the least disturbed).
 """
 
 import argparse
@@ -123,6 +127,53 @@ def peak_memory_gib(device: torch.device) -> float:
     return kib / 2**20
 
 
+def build_train_step(config: LocoConfig, accelerator: Accelerator, gradient_checkpointing: bool):
+    """A fresh model in training mode with the recipe's AdamW, cosine schedule and EMA; returns it and a function
+    running one `train_step` on a batch."""
+    model = LocoForEventLocalization(config)
+    if gradient_checkpointing:
+        model.activation_checkpointing_enable()
+    ema_model = AveragedModel(model, device=accelerator.device, multi_avg_fn=get_ema_multi_avg_fn(0.999))
+    optimizer = torch.optim.AdamW(parameter_groups(model, 1e-4), lr=1e-4)
+    scheduler = get_scheduler("cosine", optimizer, num_warmup_steps=10, num_training_steps=1000)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model.train()
+
+    def step_on(batch: dict):
+        train_step(model, batch, optimizer, scheduler, accelerator, ema_model, 1.0)
+
+    return model, step_on
+
+
+def interleaved_step_times(
+    steps: dict, batches: list, rounds: int, device: torch.device
+) -> dict[str, np.ndarray]:
+    """Seconds per train step, `(rounds, batches)` for each of `steps`: every batch is run by each model in turn,
+    the order alternating from batch to batch, so that a change in the machine's load falls on all of them alike.
+    On a CPU the clock is the process's CPU time (one thread: the step's work, whatever else the machine runs)."""
+    clock = time.process_time if device.type == "cpu" else time.perf_counter
+    names = list(steps)
+    times = {name: np.zeros((rounds, len(batches))) for name in names}
+    for round_index in range(rounds):
+        for batch_index, batch in enumerate(batches):
+            order = names if (round_index + batch_index) % 2 == 0 else names[::-1]
+            for name in order:
+                synchronize(device)
+                start = clock()
+                steps[name](batch)
+                synchronize(device)
+                times[name][round_index, batch_index] = clock() - start
+    return times
+
+
+def describe_interleaved(times: np.ndarray) -> str:
+    """Median step and the mean over batches of each batch's fastest step (the least disturbed by other load)."""
+    return (
+        f"median {1000 * np.median(times):.1f} ms a step, per-batch minima {1000 * times.min(axis=0).mean():.1f} ms, "
+        f"mean {1000 * times.mean():.1f} ms"
+    )
+
+
 def describe(name: str, durations: list[float], items: int, unit: str) -> str:
     median = statistics.median(durations)
     return (
@@ -188,6 +239,16 @@ def main():
         action="store_true",
         help="CPU: let glibc return large freed blocks to the kernel (training's keep_freed_cpu_memory=False)",
     )
+    parser.add_argument(
+        "--versus",
+        default=None,
+        help="JSON of LocoConfig fields of a second model, timed in the same process: each timed batch is run by "
+        "both models in turn, the order alternating, and the ratio of their step times is printed (the UnAV "
+        "baseline at the preset's size, as in --model_overrides' example); no inference",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --versus: times each timed batch is run by each model"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn lengths, order and crops")
     parser.add_argument("--skip_inference", action="store_true", help="time train steps only")
     parser.add_argument(
@@ -232,21 +293,37 @@ def main():
     batches = [collate(rows[start : start + batch_size]) for start in range(0, len(rows), batch_size)]
     collate_seconds = timed(lambda: collate(rows[:batch_size]), torch.device("cpu"), 3, 1)
 
-    model = LocoForEventLocalization(config)
-    if args.gradient_checkpointing:
-        model.activation_checkpointing_enable()
-    ema_model = AveragedModel(model, device=accelerator.device, multi_avg_fn=get_ema_multi_avg_fn(0.999))
-    optimizer = torch.optim.AdamW(parameter_groups(model, 1e-4), lr=1e-4)
-    scheduler = get_scheduler("cosine", optimizer, num_warmup_steps=10, num_training_steps=1000)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     batches = [send_to_device(batch, accelerator.device) for batch in batches]
+    model, step_on = build_train_step(config, accelerator, args.gradient_checkpointing)
+    if args.versus:
+        versus_config = model_config_for_dataset(args.preset, parse_model_overrides(args.versus), data)
+        _, versus_step_on = build_train_step(versus_config, accelerator, args.gradient_checkpointing)
+        timed_batches = batches[args.warmup :] or batches
+        for step in (step_on, versus_step_on):
+            for batch in batches[: args.warmup]:
+                step(batch)
+        times = interleaved_step_times(
+            {"model": step_on, "versus": versus_step_on}, timed_batches, args.rounds, accelerator.device
+        )
+        print(
+            f"preset {args.preset}, device {accelerator.device}, torch threads {torch.get_num_threads()}, batch "
+            f"{batch_size}, {len(timed_batches)} batches x {args.rounds} rounds, each batch run by both models in "
+            f"turn ({'CPU time of the process' if accelerator.device.type == 'cpu' else 'wall clock'} per step)"
+        )
+        for name, overrides in (("model", args.model_overrides), ("versus", args.versus)):
+            print(f"{name:<8} {overrides or '(the preset)'}: {describe_interleaved(times[name])}")
+        print(
+            "ratio model / versus: "
+            f"{times['model'].min(axis=0).sum() / times['versus'].min(axis=0).sum():.3f} (per-batch minima), "
+            f"{np.median(times['model']) / np.median(times['versus']):.3f} (medians), "
+            f"{times['model'].sum() / times['versus'].sum():.3f} (totals)"
+        )
+        return
     counter = iter(range(10**9))
 
     def one_step():
-        batch = batches[next(counter) % len(batches)]
-        train_step(model, batch, optimizer, scheduler, accelerator, ema_model, 1.0)
+        step_on(batches[next(counter) % len(batches)])
 
-    model.train()
     for _ in range(args.warmup):
         one_step()
     reset_peak_memory(accelerator.device)

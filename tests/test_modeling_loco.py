@@ -13,12 +13,14 @@ from loco_hf.loss_loco import (
     assign_labels,
     diou_loss_1d,
     local_correspondence_loss,
+    local_dot_products,
+    local_weighted_sum,
     make_points,
     pad_labels,
     sigmoid_focal_loss,
     step_event_classes,
 )
-from loco_hf.modeling_loco import LocoLocalAdaptiveCrossAttention, LocoWindowedAttention
+from loco_hf.modeling_loco import LocoLocalAdaptiveCrossAttention, LocoWindowedAttention, key_distances
 
 
 def build(config, seed=0):
@@ -463,6 +465,56 @@ def test_local_correspondence_loss_pairs():
     torch.testing.assert_close(loss, torch.tensor(math.log(2.0)))
     loss.backward()
     assert logits.grad[0, 0, 0] == 0 and logits.grad[0, 1, 1] > 0
+
+
+def test_local_window_kernels_match_their_definition_and_gradients():
+    """LCF's two window kernels carry their own backward passes: values equal the definition written over explicit
+    windows, and gradients pass `torch.autograd.gradcheck` in float64 (edges of the video included)."""
+    generator = torch.Generator().manual_seed(0)
+    queries, keys = (torch.randn(2, 7, 3, generator=generator, dtype=torch.float64) for _ in range(2))
+    weights = torch.randn(2, 7, 5, generator=generator, dtype=torch.float64)
+    radius = 2
+    padded = torch.nn.functional.pad(keys, (0, 0, radius, radius))
+    windows = torch.stack([padded[:, t : t + 2 * radius + 1] for t in range(7)], dim=1)  # (B, T, W, D)
+    torch.testing.assert_close(
+        local_dot_products(queries, keys, radius), torch.einsum("btd,btwd->btw", queries, windows)
+    )
+    torch.testing.assert_close(
+        local_weighted_sum(weights, keys), torch.einsum("btw,btwd->btd", weights, windows)
+    )
+    inputs = [tensor.requires_grad_() for tensor in (queries, keys, weights)]
+    assert torch.autograd.gradcheck(lambda q, k: local_dot_products(q, k, radius), inputs[:2])
+    assert torch.autograd.gradcheck(lambda w, k: local_weighted_sum(w, k), (inputs[2], inputs[1]))
+
+
+def test_lac_training_attention_gradients_pass_gradcheck():
+    """`LocoWindowedAttention`'s backward pass against finite differences in float64, with a padded key and a
+    shifted, per-query window; its output equals the bias built in full followed by the written-out softmax."""
+    generator = torch.Generator().manual_seed(0)
+    batch_size, num_heads, length, head_size = 2, 2, 5, 3
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+    query, key, value = (
+        draw(batch_size, num_heads, length, head_size),
+        *(draw(batch_size, num_heads, length + 1, head_size) for _ in range(2)),
+    )
+    shift = draw(batch_size, num_heads, length, 1)
+    factor = -0.5 / (1 + draw(batch_size, num_heads, length, 1).square())
+    distances = key_distances(length, torch.arange(-1, length, dtype=torch.float32)).double()
+    padding = torch.zeros(batch_size, 1, 1, length + 1, dtype=torch.float64)
+    padding[1, ..., -1] = torch.finfo(torch.float64).min  # the second video's last key is padding
+    window = torch.where(padding == 0, factor * (distances - shift).square(), padding)
+    window[..., 0] = 0.0  # the null key
+    expected = (query @ key.transpose(-1, -2) / math.sqrt(head_size) + window).softmax(-1) @ value
+    torch.testing.assert_close(
+        LocoWindowedAttention.apply(query, key, value, shift, factor, distances, padding), expected
+    )
+    inputs = [tensor.requires_grad_() for tensor in (query, key, value, shift, factor)]
+    assert torch.autograd.gradcheck(
+        lambda *tensors: LocoWindowedAttention.apply(*tensors, distances, padding), inputs
+    )
 
 
 # ---- forward keywords, attention implementations, gradient checkpointing ----------------------------------------

@@ -11,6 +11,7 @@ Shape letters: B batch, T steps, C classes, L levels, P points (all levels), K e
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 from torch.nn.utils.rnn import pad_sequence
 
 from .configuration_loco import LocoConfig
@@ -27,25 +28,83 @@ def local_windows(hidden_states: torch.Tensor, radius: int) -> torch.Tensor:
 
 
 def local_dot_products(queries: torch.Tensor, keys: torch.Tensor, radius: int) -> torch.Tensor:
-    """(B, T, D) x (B, T, D) -> (B, T, W): queries[t] . keys[t + o] for o = -r ... r (0 beyond the ends).
+    """(B, T, D) x (B, T, D) -> (B, T, W): queries[t] . keys[t + o] for o = -r ... r (0 beyond the ends)."""
+    return LocalDotProducts.apply(queries, keys, radius)
 
-    One product and sum per offset over (B, T, D): a batched matmul of one (1, D) x (D, W) block per step, on the
-    windows of `local_windows`, is several times slower on CPU, forward and backward.
-    """
+
+def local_weighted_sum(weights: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """(B, T, W) weights of each step's window, (B, T, D) states -> (B, T, D): sum_o weights[t, o] states[t + o]."""
+    return LocalWeightedSum.apply(weights, states)
+
+
+def dot_products_per_offset(queries: torch.Tensor, keys: torch.Tensor, radius: int) -> torch.Tensor:
+    """`local_dot_products` without autograd's bookkeeping: one product and sum per offset over (B, T, D). A batched
+    matmul of one (1, D) x (D, W) block per step, on the windows of `local_windows`, is several times slower on CPU."""
     length = keys.shape[1]
     padded = F.pad(keys, (0, 0, radius, radius))
     products = [(queries * padded[:, offset : offset + length]).sum(-1) for offset in range(2 * radius + 1)]
     return torch.stack(products, dim=-1)
 
 
-def local_weighted_sum(weights: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-    """(B, T, W) weights of each step's window, (B, T, D) states -> (B, T, D): sum_o weights[t, o] states[t + o]."""
+def weighted_sum_per_offset(weights: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """`local_weighted_sum` without autograd's bookkeeping: one in-place multiply-add per offset."""
     radius, length = weights.shape[-1] // 2, states.shape[1]
     padded = F.pad(states, (0, 0, radius, radius))
     total = weights[..., :1] * padded[:, :length]
     for offset in range(1, 2 * radius + 1):
-        total = total + weights[..., offset : offset + 1] * padded[:, offset : offset + length]
+        total.addcmul_(weights[..., offset : offset + 1], padded[:, offset : offset + length])
     return total
+
+
+def scatter_per_offset(weights: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """The transpose of `local_weighted_sum`: (B, T, W), (B, T, D) -> (B, T, D) with out[s] = sum_o weights[s - o, o]
+    states[s - o], each step's window sending its weighted state back to the steps it read (none beyond the ends)."""
+    radius, length = weights.shape[-1] // 2, states.shape[1]
+    padded = states.new_zeros(states.shape[0], length + 2 * radius, states.shape[2])
+    for offset in range(2 * radius + 1):
+        padded[:, offset : offset + length].addcmul_(weights[..., offset : offset + 1], states)
+    return padded[:, radius : radius + length]
+
+
+class LocalDotProducts(torch.autograd.Function):
+    """`local_dot_products` with its backward pass written with the same per-offset kernels: the gradient of the
+    queries is a `local_weighted_sum` of the keys, that of the keys a `scatter_per_offset` of the queries. Autograd
+    would instead keep a product per offset and send each slice's gradient through a zero-filled copy of the
+    padded keys."""
+
+    @staticmethod
+    def forward(ctx, queries, keys, radius):
+        ctx.save_for_backward(queries, keys)
+        return dot_products_per_offset(queries, keys, radius)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_products):
+        queries, keys = ctx.saved_tensors
+        grad_queries = weighted_sum_per_offset(grad_products, keys) if ctx.needs_input_grad[0] else None
+        grad_keys = scatter_per_offset(grad_products, queries) if ctx.needs_input_grad[1] else None
+        return grad_queries, grad_keys, None
+
+
+class LocalWeightedSum(torch.autograd.Function):
+    """`local_weighted_sum` with its backward pass: the gradient of the weights is `local_dot_products` of the
+    output gradient with the states, that of the states a `scatter_per_offset` of the output gradient."""
+
+    @staticmethod
+    def forward(ctx, weights, states):
+        ctx.save_for_backward(weights, states)
+        return weighted_sum_per_offset(weights, states)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_total):
+        weights, states = ctx.saved_tensors
+        radius = weights.shape[-1] // 2
+        grad_weights = (
+            dot_products_per_offset(grad_total, states, radius) if ctx.needs_input_grad[0] else None
+        )
+        grad_states = scatter_per_offset(weights, grad_total) if ctx.needs_input_grad[1] else None
+        return grad_weights, grad_states
 
 
 def local_window_mask(mask: torch.BoolTensor, radius: int) -> torch.BoolTensor:

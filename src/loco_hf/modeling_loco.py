@@ -411,72 +411,76 @@ def sdpa_attention(
 
 
 class LocoWindowedAttention(torch.autograd.Function):
-    """LAC's attention in one function for training on the CPU: softmax(Q K^T / sqrt(d_head) + B) V with
-    B = where(keep, (j - i - delta)^2 * factor, padding), and the gradients of Q, K, V, delta and factor.
+    """LAC's attention in one function for training on the CPU: softmax(Q K^T / sqrt(d_head) + B) V with the window
+    bias B_ij = factor_i (d_ij - delta_i)^2 on the valid keys, 0 on the null key (the first key), and the key
+    padding on the others, and the gradients of Q, K, V, delta and factor.
 
     SDPA's fused CPU kernel takes no gradient for a float mask, so a learned bias sends it down its unfused path,
-    and autograd then runs a dozen passes over (B, H, Tq, Tk) tensors for the bias and its gradient. Here the bias is
-    written into the scores buffer in place and the backward pass uses the saved probabilities P and output O:
-    dS = P * (dP - rowsum(dO * O)) in place, d delta = -2 factor sum_j dS (j - i - delta) and d factor =
-    sum_j dS (j - i - delta)^2 over the kept keys. The same maths as the bias followed by `eager_attention`, in
-    float32.
+    and autograd then runs a dozen passes over (B, H, Tq, Tk) tensors for the bias and its gradient. Here the bias
+    is expanded as factor d^2 - 2 factor delta d + factor delta^2: the last term is the same for every key of a
+    row, and a softmax does not see a row's constant, so the valid keys get the first two terms, each one
+    `addcmul_` over the scores against the fixed d and d^2, and the null key gets -factor delta^2 instead of 0.
+    The key padding is added as it is (0 or the dtype's minimum). The backward pass uses the saved probabilities P
+    and output O: dS = P * (dP - rowsum(dO * O)), the gradient of every bias entry, and the window's parameters
+    take its sums against d and d^2 and its null-key column. Products with a transposed operand are formed as the
+    transpose of the plain product, which BLAS runs faster here. The same maths as the bias followed by
+    `eager_attention`, in float32.
 
     Args (of `apply`):
-        query `(B, H, Tq, d/H)`, key and value `(B, H, Tk, d/H)`.
+        query `(B, H, Tq, d/H)`, key and value `(B, H, Tk, d/H)`: the null key first (value zero).
         shift, factor `(B, H, Tq, 1)`: `LocoLocalWindow.window_shape`.
-        distances `(1, 1, Tq, Tk)`: `key_distances`.
-        keep `(B, 1, 1, Tk)` bool: keys that get the window bias; the others get `padding` `(B, 1, 1, Tk)`.
+        distances `(1, 1, Tq, Tk)`: `key_distances`; the null key's column is not read.
+        padding `(B, 1, 1, Tk)`: 0 at valid keys and at the null key, the dtype's minimum at padded keys.
     """
 
     @staticmethod
-    def forward(ctx, query, key, value, shift, factor, distances, keep, padding):
+    def forward(ctx, query, key, value, shift, factor, distances, padding):
         batch_size, num_heads, query_length, head_size = query.shape
         key_length = key.shape[2]
         rows = batch_size * num_heads
-        scale = head_size**-0.5
-        # Contiguous (B, H, Tq, Tk), whatever the strides of `shift`: it becomes the (B*H, Tq, Tk) scores in place.
-        scores = query.new_empty(batch_size, num_heads, query_length, key_length)
-        torch.sub(distances, shift, out=scores).square_().mul_(factor)
-        torch.where(keep, scores, padding, out=scores)
-        flat_scores = scores.view(rows, query_length, key_length)
-        flat_scores.baddbmm_(
-            query.reshape(rows, query_length, head_size),
-            key.reshape(rows, key_length, head_size).transpose(1, 2),
-            alpha=scale,
-        )
-        probabilities = flat_scores.softmax(dim=-1)
+        # Fixed (Tq, Tk) distances j - i and their squares, zero in the null key's column: its bias is set alone.
+        offsets = distances.reshape(query_length, key_length).clone()
+        offsets[:, 0] = 0
+        squared_offsets = offsets.square()
+        scaled_query = (query * head_size**-0.5).reshape(rows, query_length, head_size)
+        scores = torch.bmm(scaled_query, key.reshape(rows, key_length, head_size).transpose(1, 2))
+        biased = scores.view(batch_size, num_heads, query_length, key_length)
+        biased.addcmul_(factor, squared_offsets).addcmul_(-2.0 * factor * shift, offsets)
+        biased[..., :1].sub_(factor * shift.square())
+        biased.add_(padding)
+        probabilities = scores.softmax(dim=-1)
         output = torch.bmm(probabilities, value.reshape(rows, key_length, head_size))
-        ctx.save_for_backward(query, key, value, shift, factor, distances, keep, probabilities, output)
-        ctx.scale = scale
+        ctx.save_for_backward(scaled_query, key, value, shift, factor, offsets, probabilities, output)
         return output.view(batch_size, num_heads, query_length, head_size)
 
     @staticmethod
     def backward(ctx, grad_output):
-        query, key, value, shift, factor, distances, keep, probabilities, output = ctx.saved_tensors
-        batch_size, num_heads, query_length, head_size = query.shape
-        key_length = key.shape[2]
+        scaled_query, key, value, shift, factor, offsets, probabilities, output = ctx.saved_tensors
+        batch_size, num_heads, key_length, head_size = value.shape
+        query_length = offsets.shape[0]
         rows = batch_size * num_heads
         grad_output = grad_output.reshape(rows, query_length, head_size)
-        grad_value = torch.bmm(probabilities.transpose(1, 2), grad_output)
+        grad_value = torch.bmm(grad_output.transpose(1, 2), probabilities).transpose(1, 2)
         grad_scores = torch.bmm(grad_output, value.reshape(rows, key_length, head_size).transpose(1, 2))
         # sum_j dP_ij P_ij = dO_i . O_i: a reduction over d/H instead of over the keys.
         row_terms = (grad_output * output).sum(-1, keepdim=True)
         grad_scores.sub_(row_terms).mul_(probabilities)  # dS, also the gradient of the bias
-        grad_query = torch.bmm(grad_scores, key.reshape(rows, key_length, head_size)).mul_(ctx.scale)
-        grad_key = torch.bmm(grad_scores.transpose(1, 2), query.reshape(rows, query_length, head_size))
-        grad_key.mul_(ctx.scale)
-        # The window's gradients from the kept keys only; dS is overwritten, it is no longer needed.
-        offsets = (distances - shift).masked_fill_(~keep, 0.0)  # j - i - delta, (B, H, Tq, Tk)
-        weighted = grad_scores.view_as(offsets).mul_(offsets)
-        grad_shift = -2.0 * factor * weighted.sum(-1, keepdim=True)
-        grad_factor = weighted.mul_(offsets).sum(-1, keepdim=True)
+        grad_query = torch.bmm(grad_scores, key.reshape(rows, key_length, head_size)).mul_(head_size**-0.5)
+        grad_key = torch.bmm(scaled_query.transpose(1, 2), grad_scores).transpose(1, 2)
+        # The window's sums over the keys: dS is 0 at padded keys (P is), and d, d^2 are 0 at the null key.
+        window_shape = (batch_size, num_heads, query_length, 1)
+        weighted = grad_scores * offsets
+        linear_sum = weighted.sum(-1, keepdim=True).view(window_shape)
+        square_sum = weighted.mul_(offsets).sum(-1, keepdim=True).view(window_shape)
+        null_key = grad_scores.view(batch_size, num_heads, query_length, key_length)[..., :1]
+        grad_shift = -2.0 * factor * (linear_sum + shift * null_key)
+        grad_factor = square_sum - 2.0 * shift * linear_sum - shift.square() * null_key
         return (
-            grad_query.view_as(query),
-            grad_key.view_as(key),
-            grad_value.view_as(value),
+            grad_query.view(batch_size, num_heads, query_length, head_size),
+            grad_key.reshape(batch_size, num_heads, key_length, head_size),
+            grad_value.reshape(batch_size, num_heads, key_length, head_size),
             grad_shift,
             grad_factor,
-            None,
             None,
             None,
         )
@@ -667,8 +671,7 @@ class LocoLocalAdaptiveCrossAttention(LocoAttentionBlock):
         key, value = self.with_null_key(key, value)
         # Position -1 for the null key's column: computed with the others, then given its bias of 0.
         key_positions = torch.arange(-1, length, device=key.device, dtype=torch.float32)
-        keep = F.pad(bias == 0, (1, 0), value=False)  # (B, 1, 1, 1 + T'): valid keys, not the null key
-        padding = F.pad(bias, (1, 0)).clamp(min=torch.finfo(key.dtype).min)
+        padding = F.pad(bias, (1, 0)).clamp(min=torch.finfo(key.dtype).min)  # (B, 1, 1, 1 + T')
         fused = (
             self.attention_implementation == "sdpa"
             and torch.is_grad_enabled()
@@ -678,8 +681,9 @@ class LocoLocalAdaptiveCrossAttention(LocoAttentionBlock):
         if fused:
             shift, factor = self.local_window.window_shape(query_local)
             distances = key_distances(query_local.shape[1], key_positions)
-            return LocoWindowedAttention.apply(query, key, value, shift, factor, distances, keep, padding)
+            return LocoWindowedAttention.apply(query, key, value, shift, factor, distances, padding)
         window = self.local_window(query_local, key_positions)  # (B, H, T', 1 + T')
+        keep = F.pad(bias == 0, (1, 0), value=False)  # (B, 1, 1, 1 + T'): valid keys, not the null key
         return ATTENTION_FUNCTIONS[self.attention_implementation](
             query, key, value, torch.where(keep, window, padding)
         )
