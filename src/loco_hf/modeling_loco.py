@@ -467,12 +467,12 @@ class LocoWindowedAttention(torch.autograd.Function):
         grad_scores.sub_(row_terms).mul_(probabilities)  # dS, also the gradient of the bias
         grad_query = torch.bmm(grad_scores, key.reshape(rows, key_length, head_size)).mul_(head_size**-0.5)
         grad_key = torch.bmm(scaled_query.transpose(1, 2), grad_scores).transpose(1, 2)
-        # The window's sums over the keys: dS is 0 at padded keys (P is), and d, d^2 are 0 at the null key.
+        # The window's sums over the keys: dS is 0 at padded keys (P is), and d, d^2 are 0 at the null key. dS is
+        # multiplied in place (a new (B*H, Tq, Tk) buffer costs more than the product): it is not needed after.
         window_shape = (batch_size, num_heads, query_length, 1)
-        weighted = grad_scores * offsets
-        linear_sum = weighted.sum(-1, keepdim=True).view(window_shape)
-        square_sum = weighted.mul_(offsets).sum(-1, keepdim=True).view(window_shape)
-        null_key = grad_scores.view(batch_size, num_heads, query_length, key_length)[..., :1]
+        null_key = grad_scores[..., :1].clone().view(window_shape)
+        linear_sum = grad_scores.mul_(offsets).sum(-1, keepdim=True).view(window_shape)
+        square_sum = grad_scores.mul_(offsets).sum(-1, keepdim=True).view(window_shape)
         grad_shift = -2.0 * factor * (linear_sum + shift * null_key)
         grad_factor = square_sum - 2.0 * shift * linear_sum - shift.square() * null_key
         return (
