@@ -265,6 +265,28 @@ def test_initialisation(tiny_config):
     assert torch.all(correspondence.audio_scale == 1.0) and torch.all(correspondence.visual_scale == 1.0)
 
 
+def test_layer_scale_starts_set_only_their_own_branch(tiny_config):
+    """`lac_layer_scale_init_value` and `lcf_layer_scale_init_value` change the start of LAC's attention branch and of
+    LCF's modulation, and nothing else: every other weight and the training random stream stay those of the default
+    start, so the two starts compare on paired seeds."""
+    default, default_draw = build(tiny_config, seed=3), torch.rand(4)
+    changed_config = make_tiny_config(lac_layer_scale_init_value=1e-4, lcf_layer_scale_init_value=0.1)
+    changed, changed_draw = build(changed_config, seed=3), torch.rand(4)
+    starts = {"attention_scale": 1e-4, "audio_scale": 0.1, "visual_scale": 0.1}
+    changed_weights = changed.state_dict()
+    for name, weight in default.state_dict().items():
+        branch = name.rsplit(".", 1)[-1]
+        lac_start = "pyramid" in name and branch == "attention_scale"
+        lcf_start = "correspondence" in name and branch in ("audio_scale", "visual_scale")
+        if lac_start or lcf_start:
+            weight = torch.full_like(weight, starts[branch])
+        torch.testing.assert_close(changed_weights[name], weight, rtol=0, atol=0, msg=name)
+    torch.testing.assert_close(changed_draw, default_draw, rtol=0, atol=0)
+    assert LocoConfig.from_dict(changed_config.to_dict()).lac_layer_scale_init_value == 1e-4
+    with pytest.raises(ValueError, match="lac_layer_scale_init_value"):
+        make_tiny_config(lac_layer_scale_init_value=-1.0)
+
+
 def test_switching_a_module_leaves_the_other_initial_weights_and_random_draws(tiny_config):
     """Ablations pair on the seed: with the same seed, every weight the variants share starts equal (but LAC's
     attention layer scale, a constant of its own), and so does the random stream that training goes on drawing from

@@ -95,7 +95,7 @@ CROSS_ATTENTION_QUERY_SOURCES = ("updated_stream", "other_stream")
 # Deprecated fields still read from saved configurations: the query source under its old name and values, and
 # switches whose one supported value is built in (any other value asks for a network this code does not build).
 _OLD_QUERY_SOURCE_VALUES = {"self": "updated_stream", "other": "other_stream"}
-_REMOVED_FIELDS = {"lac_null_key": True, "lac_layer_scale_init_value": 1.0}
+_REMOVED_FIELDS = {"lac_null_key": True}
 # Every old field name `LocoConfig` and `from_preset` still accept (with a FutureWarning).
 DEPRECATED_FIELDS = ("cross_attention_queries", *_REMOVED_FIELDS)
 
@@ -218,6 +218,10 @@ class LocoConfig(PreTrainedConfig):
         lac_max_window (`float`, default 16.0): largest window width w_max, in steps of the level.
         lac_max_shift (`float`, default 4.0): largest window shift delta_max, in steps of the level.
         lac_initial_windows (`list[float]`, default [1, 2, 4, 8]): initial width of each head.
+        lac_layer_scale_init_value (`float`, default 1.0): initial value of the per-channel layer scale of LAC's
+            attention branch (its MLP branch starts at `layer_scale_init_value`). 1 suits the `small` recipe; with a
+            wider network and a larger learning rate LAC started at 1 learns to shut itself out through the null
+            key, and 1e-4 did better (docs/ablations.md, "LAC's start").
         cross_attention_query_source (`str`, default "updated_stream"): where the queries of cross-modal attention
             come from. "updated_stream": from the stream being updated, keys and values from the other stream
             (LoCo). "other_stream": from the other stream, keys, values and residual from the stream being updated
@@ -244,16 +248,17 @@ class LocoConfig(PreTrainedConfig):
     Variants: `use_lcf`, `use_lac` and `use_dependency_block` switch LoCo's two modules and UnAV's dependency block
     on or off, and `cross_attention_query_source` picks the query convention of cross-modal attention. All off with
     "other_stream" is the UnAV baseline (`unav-baseline`); the defaults are LoCo. Each switch is read once, where
-    the model is built. LCF's modulation (`lcf_layer_scale_init_value`) and LAC's attention branch start at layer
-    scale 1 rather than `layer_scale_init_value`: their gates (LCF's coherence gate, LAC's window and null key)
-    already decide what a step takes in, and from 1e-4 a short schedule is spent growing the scale.
+    the model is built. LCF's modulation (`lcf_layer_scale_init_value`) and LAC's attention branch
+    (`lac_layer_scale_init_value`) start at layer scale 1 rather than `layer_scale_init_value`: their gates (LCF's
+    coherence gate, LAC's window and null key) already decide what a step takes in, and from 1e-4 a short schedule
+    is spent growing the scale.
 
     Numbers: a float field also accepts an int (a config.json may hold 25 for 25.0) and stores it as a float; a
     bool is rejected (by the strict type check). NaN and infinite values are rejected in every float field and list.
 
     Deprecated fields, still accepted with a FutureWarning: `cross_attention_queries` ("self" / "other", now
-    `cross_attention_query_source` "updated_stream" / "other_stream"), and `lac_null_key` (always True) and
-    `lac_layer_scale_init_value` (always 1.0), which raise for any other value.
+    `cross_attention_query_source` "updated_stream" / "other_stream"), and `lac_null_key` (always True), which
+    raises for any other value.
     """
 
     model_type = "loco"
@@ -295,6 +300,7 @@ class LocoConfig(PreTrainedConfig):
     lac_max_window: float | int = 16.0
     lac_max_shift: float | int = 4.0
     lac_initial_windows: list[float | int] | None = None
+    lac_layer_scale_init_value: float | int = 1.0
     cross_attention_query_source: str = "updated_stream"
 
     # pyramid and heads
@@ -404,7 +410,7 @@ class LocoConfig(PreTrainedConfig):
                 raise ValueError(f"LocoConfig.{name} must be a positive integer, got {getattr(self, name)}.")
         non_negative = ("num_unimodal_layers", "num_head_layers", "lcf_radius", "lcf_loss_weight",
                         "lac_max_shift", "regression_loss_weight", "layer_scale_init_value", "focal_gamma",
-                        "lcf_layer_scale_init_value")  # fmt: skip
+                        "lcf_layer_scale_init_value", "lac_layer_scale_init_value")  # fmt: skip
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ValueError(f"LocoConfig.{name} must be >= 0, got {getattr(self, name)}.")

@@ -644,11 +644,9 @@ class LocoLocalAdaptiveCrossAttention(LocoAttentionBlock):
     * `null_key`: one learned key per head whose value is zero. A softmax must spend its weight somewhere, and
       without it a query whose window holds nothing of its kind (a one-modality event) takes in whatever the other
       stream has there; with it the query can take nothing;
-    * the attention branch starts at layer scale `initial_attention_scale` (1), not the blocks' 1e-4: the window
-      and the null key already decide what a query takes in (the MLP branch keeps `layer_scale_init_value`).
+    * the attention branch starts at layer scale `config.lac_layer_scale_init_value` (1), not the blocks' 1e-4: the
+      window and the null key already decide what a query takes in (the MLP branch keeps `layer_scale_init_value`).
     """
-
-    initial_attention_scale = 1.0
 
     def __init__(
         self, config: LocoConfig, hidden_size: int, num_heads: int, intermediate_size: int, stride: int = 1
@@ -1054,7 +1052,7 @@ class LocoPreTrainedModel(PreTrainedModel):
             init.ones_(module.weight)
             init.zeros_(module.bias)
         if isinstance(module, LocoLocalAdaptiveCrossAttention):
-            init.constant_(module.attention_scale, module.initial_attention_scale)
+            init.constant_(module.attention_scale, config.lac_layer_scale_init_value)
             init.constant_(module.mlp_scale, config.layer_scale_init_value)
             init.zeros_(module.null_key)
         elif isinstance(module, LocoAttentionBlock):
